@@ -1,0 +1,12 @@
+/** Every conversation the bot holds, in the order /help lists them. */
+import type { Action, AnyFlow } from '../src/chat/types.js';
+import { deleteFlow } from './delete.js';
+import { deployFlow } from './deploy.js';
+import { listFlow } from './list.js';
+import { paymentActions } from './payment.js';
+import { startFlow } from './start.js';
+import { statusFlow } from './status.js';
+
+export const FLOWS: AnyFlow[] = [startFlow, deployFlow, listFlow, statusFlow, deleteFlow];
+export const ACTIONS: Record<string, Action> = paymentActions;
+export { BUILTIN_COMMANDS, helpMessage } from './help.js';

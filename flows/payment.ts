@@ -1,0 +1,75 @@
+/**
+ * The payment prompt and its buttons. These live outside any conversation: the order waits for its
+ * payment in a job, and the buttons act on the order they name, found among the presser's own only.
+ */
+import { esc } from '../src/chat/format.js';
+import type { EngineReply, OutMessage } from '../src/chat/types.js';
+import type { Deployment } from '../src/domain/deployment.js';
+import { formatTft, type Units } from '../src/domain/money.js';
+import type { User } from '../src/domain/user.js';
+import type { Services } from '../src/services/index.js';
+
+export async function paymentPrompt(s: Services, d: Deployment, due: Units, minutes: number): Promise<OutMessage[]> {
+  const uri = d.payment!.uri;
+  const buttons = [[{ label: '✅ I have paid', data: `a:paid:${d.id}` }]];
+  if (s.wallet.canSimulatePayments) buttons.push([{ label: '🧪 Simulate payment (test grid only)', data: `a:simpay:${d.id}` }]);
+  buttons.push([{ label: '✖ Cancel order', data: `a:cancelorder:${d.id}` }]);
+  return [
+    {
+      photo: await s.wallet.qrPng(uri),
+      text:
+        `💳 To deploy <b>${esc(d.name)}</b>, add <b>${formatTft(due)}</b> (rounded up to whole TFT) to your Jukebox wallet: scan this with ThreeFold Connect.\n` +
+        `I start as soon as it arrives, and wait up to ${minutes} minutes. The TFT stay yours until the grid bills them.`,
+      buttons,
+    },
+    { text: `Or paste this into your wallet:\n<code>${esc(uri)}</code>` },
+  ];
+}
+
+type ActionResult = Promise<EngineReply>;
+
+function order(user: User, id: string): Deployment | undefined {
+  return user.deployments.find((d) => d.id === id);
+}
+
+const notWaiting = (d: Deployment | undefined): EngineReply => ({
+  send: [],
+  toast: d ? `${d.name} is not waiting for a payment any more.` : 'That order does not exist.',
+});
+
+export const paymentActions = {
+  async paid(user: User, id: string, s: Services): ActionResult {
+    const d = order(user, id);
+    if (d?.state !== 'awaiting_payment') return notWaiting(d);
+    const { balance } = await s.deployments.checkPayment(user, id);
+    if (balance >= d.payment!.required) return { send: [], toast: 'Payment found. Starting…' };
+    const until = new Date(d.payment!.expiresAt).toISOString().slice(11, 16);
+    return {
+      send: [
+        {
+          text:
+            `I don't see it yet: your wallet has ${formatTft(balance)} of the ${formatTft(d.payment!.required)} needed. ` +
+            `Transfers take about a minute to arrive; I keep watching until ${until} UTC and start by myself.`,
+        },
+      ],
+    };
+  },
+
+  async simpay(user: User, id: string, s: Services): ActionResult {
+    const d = order(user, id);
+    if (d?.state !== 'awaiting_payment') return notWaiting(d);
+    if (!s.wallet.canSimulatePayments) return { send: [], toast: 'Payments can only be simulated on the test grid.' };
+    const balance = await s.wallet.balance(user);
+    const amount = Math.max(0, d.payment!.required - balance);
+    if (amount > 0) await s.wallet.simulatePayment(user, amount);
+    await s.deployments.checkPayment(user, id);
+    return { send: [], toast: `Simulated a payment of ${formatTft(amount)}.` };
+  },
+
+  async cancelorder(user: User, id: string, s: Services): ActionResult {
+    const d = order(user, id);
+    if (d?.state !== 'awaiting_payment') return notWaiting(d);
+    const r = await s.deployments.requestDelete(user.id, id);
+    return r.ok ? { send: [], toast: 'Cancelling the order…' } : { send: [{ text: esc(r.reason) }] };
+  },
+};

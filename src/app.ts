@@ -1,0 +1,135 @@
+/**
+ * The product's graph: store, services, jobs, flows and the bot, wired from adapters it is given.
+ * `main.ts` builds the adapters from config and calls this; tests call it with theirs. Nothing in
+ * here reads the environment or decides which grid or Telegram it talks to.
+ */
+import { Telegraf } from 'telegraf';
+import { ACTIONS, BUILTIN_COMMANDS, FLOWS, helpMessage } from '../flows/index.js';
+import { PROFILES } from './catalog/index.js';
+import { cryptoReady } from './chain/identity.js';
+import { SecretBox } from './chain/secret-box.js';
+import { wireBot } from './chat/bot.js';
+import { FlowEngine } from './chat/engine.js';
+import { systemClock, type Clock } from './clock.js';
+import type { Chain, Faucet, Grid } from './grid/port.js';
+import { JobStore } from './jobs/job-store.js';
+import type { JobDeps } from './jobs/deps.js';
+import { provisionJob } from './jobs/provision.js';
+import { teardownJob } from './jobs/teardown.js';
+import { JobWorker, type JobHandler, type JobType } from './jobs/worker.js';
+import type { Logger } from './log.js';
+import { DeploymentService } from './services/deployments.js';
+import type { Services } from './services/index.js';
+import { Planner } from './services/planner.js';
+import { UserService } from './services/users.js';
+import { WalletService } from './services/wallet.js';
+import { UserStore } from './store/user-store.js';
+import { Outbox } from './telegram/outbox.js';
+
+export interface AppOptions {
+  dataDir: string;
+  log: Logger;
+  grid: Grid & Chain;
+  /** only the simulated grid has one */
+  faucet?: Faucet;
+  masterKey: Buffer;
+  telegram: { token: string; apiRoot?: string };
+  clock?: Clock;
+  sleep?: (ms: number) => Promise<void>;
+  paymentTimeoutMs: number;
+  depositPollMs: number;
+  jobConcurrency?: number;
+  userCacheSize?: number;
+  /** how often a resumed job looks at a deployment the grid is still bringing up */
+  readyPollMs?: number;
+}
+
+export interface App {
+  bot: Telegraf;
+  services: Services;
+  store: UserStore;
+  worker: JobWorker;
+  outbox: Outbox;
+  /** resumes interrupted jobs, registers the commands, starts polling */
+  start(): Promise<void>;
+  /** finishes the update in hand and the job steps running, flushes messages and the store */
+  stop(): Promise<void>;
+}
+
+export async function createApp(o: AppOptions): Promise<App> {
+  await cryptoReady();
+  const clock = o.clock ?? systemClock;
+  const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const box = new SecretBox(o.masterKey);
+  const store = new UserStore(o.dataDir, o.userCacheSize);
+  const users = new UserService(store, box, clock);
+
+  const bot = new Telegraf(o.telegram.token, {
+    telegram: { ...(o.telegram.apiRoot ? { apiRoot: o.telegram.apiRoot } : {}), webhookReply: false },
+  });
+  const outbox = new Outbox(bot.telegram, o.log.child({ mod: 'outbox' }), (chatId) => users.markUnreachable(chatId));
+
+  const planner = new Planner(o.grid);
+  const wallet = new WalletService(store, o.grid, o.faucet);
+  const jobStore = new JobStore(o.dataDir);
+  // the worker and the services need each other: services enqueue jobs, jobs use services
+  const handlers = {} as Record<JobType, JobHandler>;
+  const worker = new JobWorker(jobStore, handlers, clock, o.log.child({ mod: 'jobs' }), o.jobConcurrency ?? 4);
+  const deployments = new DeploymentService(store, users, planner, wallet, o.grid, worker, box, clock, o.paymentTimeoutMs);
+  const deps: JobDeps = {
+    store,
+    users,
+    wallet,
+    planner,
+    deployments,
+    grid: o.grid,
+    outbox,
+    clock,
+    log: o.log.child({ mod: 'jobs' }),
+    sleep,
+    depositPollMs: o.depositPollMs,
+    paymentTimeoutMs: o.paymentTimeoutMs,
+    readyPollMs: o.readyPollMs ?? 2000,
+    readyTimeoutMs: 15 * 60_000,
+  };
+  handlers.provision = provisionJob(deps);
+  handlers.teardown = teardownJob(deps);
+
+  const services: Services = { users, deployments, wallet, planner, profiles: PROFILES };
+  const commands = [...FLOWS.map((f) => ({ command: f.command, description: f.description })), ...BUILTIN_COMMANDS];
+  const engine = new FlowEngine(FLOWS, ACTIONS, services, store, clock, () => helpMessage(commands));
+  wireBot(bot, engine, users, outbox, o.log.child({ mod: 'chat' }));
+
+  let polling: Promise<void> | undefined;
+  return {
+    bot,
+    services,
+    store,
+    worker,
+    outbox,
+    async start() {
+      const resumed = await worker.start();
+      await bot.telegram.setMyCommands(commands);
+      await new Promise<void>((resolve, reject) => {
+        polling = bot.launch({ dropPendingUpdates: false }, () => resolve());
+        polling.catch((err: unknown) => {
+          o.log.fatal({ err }, 'polling stopped');
+          reject(err as Error);
+        });
+      });
+      o.log.info({ resumedJobs: resumed, bot: bot.botInfo?.username }, 'bot started');
+    },
+    async stop() {
+      try {
+        bot.stop('shutdown');
+      } catch {
+        // not running
+      }
+      await polling?.catch(() => undefined);
+      await worker.stop();
+      await outbox.drain();
+      await store.flush();
+      o.log.info('bot stopped');
+    },
+  };
+}

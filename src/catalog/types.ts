@@ -1,0 +1,40 @@
+/** What a node profile is: plain data about one kind of node, plus how to validate what the user gives. */
+import type { VmDisk } from '../grid/port.js';
+
+export type ParseResult = { ok: true; value: string } | { ok: false; error: string };
+
+export interface ProfileInput {
+  key: string;
+  /** the question, in the chat */
+  prompt: string;
+  /** sealed at rest and never echoed back */
+  secret: boolean;
+  parse(text: string): ParseResult;
+}
+
+export interface NodeProfile {
+  id: string;
+  chain: string;
+  title: string;
+  /** one line for the picker */
+  summary: string;
+  flist: string;
+  /** where the image comes from, said to the user and in the README when it is not an official grid image */
+  imageNote: string;
+  entrypoint: string;
+  cpu: number;
+  memoryMb: number;
+  rootfsGb: number;
+  disks: VmDisk[];
+  publicIpv4: boolean;
+  ports: string;
+  inputs: ProfileInput[];
+  /** a caution shown before the user pays */
+  notice?: string;
+  /** the VM's environment from the user's inputs and the secrets the bot generated */
+  env(inputs: Record<string, string>, generated: Record<string, string>): Record<string, string>;
+  /** secrets the bot makes for each deployment (RPC passwords…), shown once at the end */
+  generate?(): Record<string, string>;
+  /** how the user reaches a node, shown with its address */
+  howToReach(ip: string | undefined): string;
+}

@@ -1,0 +1,95 @@
+/**
+ * The one list of settings: environment variables parsed and validated at the edge (zod), turned
+ * into a typed config. Nothing else in the product reads process.env.
+ */
+import { z } from 'zod';
+import path from 'node:path';
+
+const bool = z
+  .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off'])
+  .transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
+
+const EnvSchema = z.object({
+  TELEGRAM_BOT_TOKEN: z
+    .string()
+    .regex(/^\d{3,}:[\w-]{20,}$/, 'TELEGRAM_BOT_TOKEN does not look like a BotFather token (123456:ABC…)')
+    .optional(),
+  TELEGRAM_API_ROOT: z.url({ message: 'TELEGRAM_API_ROOT must be a URL such as http://127.0.0.1:8081/' }).optional(),
+  DATA_DIR: z.string().min(1).default('data'),
+  JUKEBOX_MASTER_KEY: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}$/, 'JUKEBOX_MASTER_KEY must be 64 hex characters (openssl rand -hex 32)')
+    .optional(),
+  GRID_NETWORK: z.enum(['dev', 'qa', 'test', 'main']).optional(),
+  GRID_MNEMONIC: z.string().optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOCAL_CHAT: z.enum(['terminal', 'off']).default('terminal'),
+  LOCAL_USER_ID: z.coerce.number().int().positive().default(1001),
+  SIM_SEED: z.coerce.number().int().default(42),
+  SIM_DEPLOY_SECONDS: z.coerce.number().min(0).max(600).default(6),
+  SIM_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
+  PAYMENT_TIMEOUT_MINUTES: z.coerce.number().min(1).max(24 * 60).default(30),
+  DEPOSIT_POLL_SECONDS: z.coerce.number().min(0.05).max(600).default(10),
+  JOB_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
+  USER_CACHE_SIZE: z.coerce.number().int().min(10).max(1_000_000).default(2000),
+  LOG_STDOUT: bool.optional(),
+});
+
+export type Env = z.input<typeof EnvSchema>;
+
+export interface Config {
+  dataDir: string;
+  logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
+  /** Local mode: no token, so the bundled Bot API emulator stands in for Telegram. */
+  telegram: { mode: 'local'; chat: 'terminal' | 'off'; userId: number } | { mode: 'remote'; token: string; apiRoot?: string };
+  grid:
+    | { kind: 'sim'; seed: number; deployMs: number; failureRate: number }
+    | { kind: 'tfgrid'; network: 'dev' | 'qa' | 'test' | 'main'; mnemonic: string };
+  /** hex; when absent, local mode keeps a generated key under data/ */
+  masterKeyHex?: string;
+  paymentTimeoutMs: number;
+  depositPollMs: number;
+  jobConcurrency: number;
+  userCacheSize: number;
+  /** logs also go to stdout (off in local mode, where stdout is the chat) */
+  logToStdout: boolean;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = EnvSchema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('\n'));
+  }
+  const e = parsed.data;
+  if (e.GRID_NETWORK && !e.GRID_MNEMONIC) throw new ConfigError('GRID_NETWORK is set but GRID_MNEMONIC is not');
+  if (e.GRID_MNEMONIC && !e.GRID_NETWORK) throw new ConfigError('GRID_MNEMONIC is set but GRID_NETWORK is not');
+  if (e.GRID_MNEMONIC && !/^(\S+\s+){11}\S+$|^(\S+\s+){23}\S+$/.test(e.GRID_MNEMONIC.trim())) {
+    throw new ConfigError('GRID_MNEMONIC is not a valid 12/24-word mnemonic');
+  }
+  if (e.GRID_NETWORK && !e.JUKEBOX_MASTER_KEY) {
+    throw new ConfigError('JUKEBOX_MASTER_KEY is required with a real grid: user wallets hold real money');
+  }
+  const telegram: Config['telegram'] = e.TELEGRAM_BOT_TOKEN
+    ? { mode: 'remote', token: e.TELEGRAM_BOT_TOKEN, ...(e.TELEGRAM_API_ROOT ? { apiRoot: e.TELEGRAM_API_ROOT } : {}) }
+    : { mode: 'local', chat: e.LOCAL_CHAT, userId: e.LOCAL_USER_ID };
+  return {
+    dataDir: path.resolve(e.DATA_DIR),
+    logLevel: e.LOG_LEVEL,
+    telegram,
+    grid:
+      e.GRID_NETWORK && e.GRID_MNEMONIC
+        ? { kind: 'tfgrid', network: e.GRID_NETWORK, mnemonic: e.GRID_MNEMONIC.trim() }
+        : { kind: 'sim', seed: e.SIM_SEED, deployMs: Math.round(e.SIM_DEPLOY_SECONDS * 1000), failureRate: e.SIM_FAILURE_RATE },
+    ...(e.JUKEBOX_MASTER_KEY ? { masterKeyHex: e.JUKEBOX_MASTER_KEY } : {}),
+    paymentTimeoutMs: e.PAYMENT_TIMEOUT_MINUTES * 60_000,
+    depositPollMs: Math.round(e.DEPOSIT_POLL_SECONDS * 1000),
+    jobConcurrency: e.JOB_CONCURRENCY,
+    userCacheSize: e.USER_CACHE_SIZE,
+    logToStdout: e.LOG_STDOUT ?? !(telegram.mode === 'local' && telegram.chat === 'terminal'),
+  };
+}

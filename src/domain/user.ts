@@ -1,0 +1,45 @@
+/** A user, as kept in their own file: identity (sealed), settings, deposits, deployments, conversation. */
+import { z } from 'zod';
+import { DeploymentSchema } from './deployment.js';
+
+export const FlowStateSchema = z.object({
+  flow: z.string(),
+  version: z.number().int(),
+  step: z.string(),
+  /** changes with every question, so buttons of older questions are recognisably stale */
+  token: z.string(),
+  data: z.record(z.string(), z.unknown()),
+  /** the values behind the current question's buttons; callback data carries only their index */
+  choices: z.array(z.string()),
+  page: z.number().int().min(0),
+  startedAt: z.number(),
+  updatedAt: z.number(),
+});
+export type FlowState = z.infer<typeof FlowStateSchema>;
+
+export const CreditSchema = z.object({ id: z.string(), amount: z.number().int(), at: z.number() });
+
+export const UserSchema = z.object({
+  schema: z.literal(1),
+  id: z.number().int(),
+  chatId: z.number().int(),
+  firstName: z.string().optional(),
+  createdAt: z.number(),
+  identity: z.object({
+    address: z.string(),
+    /** the mnemonic, sealed with the master key */
+    mnemonicSealed: z.string(),
+    twinId: z.number().int().optional(),
+  }),
+  settings: z.object({ sshKey: z.string().optional() }),
+  /** deposits credited to this user, each once, by the chain's transfer id */
+  credits: z.array(CreditSchema),
+  deployments: z.array(DeploymentSchema),
+  /** per-user counter for deployment ids */
+  nextDeploymentId: z.number().int().min(1),
+  flow: FlowStateSchema.optional(),
+  /** set when Telegram answers 403: the user blocked the bot */
+  unreachableSince: z.number().optional(),
+});
+export type User = z.infer<typeof UserSchema>;
+export const USER_SCHEMA_VERSION = 1;

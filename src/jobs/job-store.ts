@@ -1,0 +1,61 @@
+/**
+ * Jobs in flight, one file each under <dataDir>/jobs/ (written atomically by lowdb's adapter), so
+ * the directory itself is the list of work to resume after a crash. Finished jobs move to
+ * jobs/done/ with their whole journal, for the record.
+ */
+import { mkdir, readdir, rename } from 'node:fs/promises';
+import path from 'node:path';
+import { JSONFile } from 'lowdb/node';
+import { z } from 'zod';
+
+export const JournalEntrySchema = z.object({
+  at: z.number(),
+  step: z.string(),
+  phase: z.enum(['begin', 'done', 'note']),
+  data: z.unknown().optional(),
+});
+export type JournalEntry = z.infer<typeof JournalEntrySchema>;
+
+export const JobRecordSchema = z.object({
+  id: z.string(),
+  type: z.enum(['provision', 'teardown']),
+  userId: z.number().int(),
+  deploymentId: z.string(),
+  createdAt: z.number(),
+  /** unexpected failures so far; the worker backs off on them */
+  failures: z.number().int().default(0),
+  journal: z.array(JournalEntrySchema),
+});
+export type JobRecord = z.infer<typeof JobRecordSchema>;
+
+export class JobStore {
+  private readonly dir: string;
+  constructor(dataDir: string) {
+    this.dir = path.join(dataDir, 'jobs');
+  }
+
+  async init(): Promise<void> {
+    await mkdir(path.join(this.dir, 'done'), { recursive: true, mode: 0o700 });
+  }
+
+  save(job: JobRecord): Promise<void> {
+    return new JSONFile<JobRecord>(path.join(this.dir, `${job.id}.json`)).write(job);
+  }
+
+  async finish(job: JobRecord): Promise<void> {
+    await this.save(job);
+    await rename(path.join(this.dir, `${job.id}.json`), path.join(this.dir, 'done', `${job.id}.json`));
+  }
+
+  async pending(): Promise<JobRecord[]> {
+    const files = (await readdir(this.dir)).filter((f) => f.endsWith('.json'));
+    const jobs: JobRecord[] = [];
+    for (const f of files) {
+      const raw = await new JSONFile<unknown>(path.join(this.dir, f)).read();
+      const parsed = JobRecordSchema.safeParse(raw);
+      if (parsed.success) jobs.push(parsed.data);
+      else throw new Error(`job file ${f} is invalid: ${parsed.error.message}`);
+    }
+    return jobs.sort((a, b) => a.createdAt - b.createdAt);
+  }
+}

@@ -1,0 +1,268 @@
+/**
+ * The provisioning job: waits for the payment, then deploys each node of an order, journaling every
+ * step, and either finishes with every node up or rolls back everything under the order's project
+ * name. Because all of an order's contracts carry that project name, a crash at any moment (even
+ * between the grid creating a contract and the journal hearing of it) is cleaned up on resume.
+ */
+import { profileById, type NodeProfile } from '../catalog/index.js';
+import { esc, plural } from '../chat/format.js';
+import type { OutMessage } from '../chat/types.js';
+import { nodesBlock } from '../chat/views.js';
+import { transition, type Deployment, type NodeInstance } from '../domain/deployment.js';
+import { formatTft } from '../domain/money.js';
+import type { User } from '../domain/user.js';
+import { GridError, type Identity, type VmInfo } from '../grid/port.js';
+import type { PlannedNode } from '../services/planner.js';
+import type { JobDeps } from './deps.js';
+import type { Journal } from './journal.js';
+import type { JobHandler, JobResult } from './worker.js';
+
+/** Attempts per node before the order is rolled back; each retry goes to another node. */
+const ATTEMPTS_PER_NODE = 3;
+const RETRYABLE = new Set(['no_capacity', 'node_down', 'no_public_ip', 'workload_error', 'timeout']);
+
+/** Words a user understands, for what the grid reported. */
+export function plainReason(err: unknown): string {
+  if (!(err instanceof GridError)) return 'an unexpected error on our side';
+  switch (err.code) {
+    case 'insufficient_funds':
+      return 'the wallet did not have enough TFT for the grid';
+    case 'no_capacity':
+      return 'the chosen node ran out of room';
+    case 'node_down':
+      return 'the chosen node went offline';
+    case 'no_public_ip':
+      return 'the farm ran out of public IPv4 addresses';
+    case 'workload_error':
+      return 'the node could not start the machine';
+    case 'timeout':
+      return 'the node did not start the machine in time';
+    case 'no_twin':
+      return 'your grid identity is not registered yet';
+    default:
+      return 'the grid refused the deployment';
+  }
+}
+
+export function provisionJob(deps: JobDeps): JobHandler {
+  const { store, users, wallet, planner, grid, outbox, clock, log } = deps;
+
+  async function setDeployment(userId: number, id: string, change: (d: Deployment) => Deployment): Promise<Deployment | undefined> {
+    return store.update(userId, (u) => {
+      const i = u.deployments.findIndex((d) => d.id === id);
+      if (i < 0) return undefined;
+      u.deployments[i] = change(u.deployments[i]!);
+      return u.deployments[i];
+    });
+  }
+
+  async function say(user: User, msg: OutMessage): Promise<number | undefined> {
+    return outbox.send(user.chatId, msg);
+  }
+
+  /** One message per order shows the progress, edited as nodes come up. */
+  async function progress(j: Journal, user: User, text: string): Promise<void> {
+    const id = j.note<number>('progress-message');
+    if (id !== undefined) await outbox.edit(user.chatId, id, { text }, 'notice').catch(() => undefined);
+    else {
+      const sent = await say(user, { text });
+      if (sent !== undefined) await j.record('progress-message', sent);
+    }
+  }
+
+  async function rollback(j: Journal, user: User, d: Deployment, identity: Identity, reason: string): Promise<JobResult> {
+    await j.begin('rollback', { reason });
+    const cancelled = await sweep(identity, d.projectName);
+    await setDeployment(user.id, d.id, (x) =>
+      transition({ ...x, nodes: x.nodes.map((n) => ({ ...n, state: 'deleted' as const })) }, 'failed', clock.now(), 'job', reason),
+    );
+    await j.done('rollback', { cancelled });
+    const balance = await wallet.balance(user);
+    log.warn({ user: user.id, deployment: d.id, reason, cancelled }, 'provisioning rolled back');
+    await say(user, {
+      text:
+        `❌ <b>${esc(d.name)}</b> could not be deployed: ${esc(reason)}.\n` +
+        `Everything that was created has been removed${cancelled.length ? ` (${plural(cancelled.length, 'contract')} cancelled)` : ''}, ` +
+        `and nothing was charged. Your balance is ${formatTft(balance)}.\nYou can try again with /deploy.`,
+    });
+    return { done: true };
+  }
+
+  /** Cancels every contract of the project; returns their ids. */
+  async function sweep(identity: Identity, projectName: string): Promise<number[]> {
+    const contracts = await grid.listContracts(identity, { projectPrefix: projectName });
+    const mine = contracts.filter((c) => c.projectName === projectName);
+    for (const c of mine) await grid.cancelContract(identity, c.contractId);
+    return mine.map((c) => c.contractId);
+  }
+
+  /** Waits for a deployment the previous run started, which the grid may still be bringing up. */
+  async function awaitReady(identity: Identity, d: Deployment, gridName: string): Promise<VmInfo[]> {
+    const deadline = clock.now() + deps.readyTimeoutMs;
+    for (;;) {
+      const vms = await grid.getVms(identity, d.projectName, gridName);
+      if (vms.length === 0 || vms.every((v) => v.state === 'ok') || vms.some((v) => v.state === 'error')) return vms;
+      if (clock.now() > deadline) return vms;
+      await deps.sleep(deps.readyPollMs);
+    }
+  }
+
+  function instanceOf(index: number, gridName: string, node: PlannedNode, vms: VmInfo[]): NodeInstance {
+    const vm = vms[0];
+    return {
+      index,
+      gridName,
+      nodeId: node.nodeId,
+      farmId: node.farmId,
+      country: node.country,
+      city: node.city,
+      contractIds: vms.map((v) => v.contractId),
+      ...(vm?.publicIp ? { publicIp: vm.publicIp.replace(/\/\d+$/, '') } : {}),
+      ...(vm?.mycelium ? { mycelium: vm.mycelium } : {}),
+      hourlyCost: node.hourlyCost,
+      state: 'ok',
+    };
+  }
+
+  async function deployNode(
+    j: Journal,
+    user: User,
+    d: Deployment,
+    profile: NodeProfile,
+    identity: Identity,
+    index: number,
+    plan: PlannedNode[],
+  ): Promise<{ ok: true } | { ok: false; reason: string }> {
+    const step = `node:${index}`;
+    const gridName = `${d.name}_${index}`;
+    for (;;) {
+      const node = j.result<PlannedNode>(`replace:${index}`) ?? plan[index - 1]!;
+      if (j.attempts(step) > 0) {
+        // an earlier run began this node: the grid may have it, half-made or whole
+        const vms = await awaitReady(identity, d, gridName);
+        if (vms.length > 0 && vms.every((v) => v.state === 'ok')) {
+          await j.done(step, instanceOf(index, gridName, node, vms));
+          return { ok: true };
+        }
+        if (vms.length > 0) await grid.deleteDeployment(identity, d.projectName, gridName);
+      }
+      if (j.attempts(step) >= ATTEMPTS_PER_NODE) return { ok: false, reason: `node ${index} failed ${ATTEMPTS_PER_NODE} times` };
+      await j.begin(step, { nodeId: node.nodeId });
+      try {
+        const inputs = deps.deployments.inputsOf(d);
+        const generated = deps.deployments.generatedSecrets(d);
+        await grid.deployVms(identity, {
+          projectName: d.projectName,
+          name: gridName,
+          machines: [
+            {
+              name: gridName,
+              nodeId: node.nodeId,
+              cpu: profile.cpu,
+              memoryMb: profile.memoryMb,
+              rootfsGb: profile.rootfsGb,
+              disks: profile.disks,
+              flist: profile.flist,
+              entrypoint: profile.entrypoint,
+              env: { ...profile.env(inputs, generated), ...(user.settings.sshKey ? { SSH_KEY: user.settings.sshKey } : {}) },
+              publicIp: profile.publicIpv4,
+              mycelium: true,
+            },
+          ],
+        });
+        const vms = await grid.getVms(identity, d.projectName, gridName);
+        await j.done(step, instanceOf(index, gridName, node, vms));
+        return { ok: true };
+      } catch (err) {
+        log.warn({ err, user: user.id, deployment: d.id, node: node.nodeId }, 'node deployment failed');
+        if (!(err instanceof GridError) || !RETRYABLE.has(err.code)) return { ok: false, reason: plainReason(err) };
+        if (j.attempts(step) >= ATTEMPTS_PER_NODE) return { ok: false, reason: plainReason(err) };
+        const used = [...plan.map((p) => p.nodeId), ...tried(j, step)];
+        const again = await planner.plan(profile, 1, d.placement, used);
+        if (!again.ok) return { ok: false, reason: `${plainReason(err)}, and ${again.reason}` };
+        await j.done(`replace:${index}`, again.nodes[0]);
+      }
+    }
+  }
+
+  function tried(j: Journal, step: string): number[] {
+    return j.job.journal.filter((e) => e.step === step && e.phase === 'begin').map((e) => (e.data as { nodeId: number }).nodeId);
+  }
+
+  return async (j) => {
+    const { userId, deploymentId } = j.job;
+    let user = await store.get(userId);
+    let d = user?.deployments.find((x) => x.id === deploymentId);
+    if (!user || !d) return { done: true };
+
+    if (d.state === 'awaiting_payment') {
+      await wallet.syncDeposits(userId);
+      const balance = await wallet.balance(user);
+      if (balance < (d.payment?.required ?? 0)) {
+        if (clock.now() < (d.payment?.expiresAt ?? 0)) return { retryAfterMs: deps.depositPollMs };
+        const minutes = Math.round(deps.paymentTimeoutMs / 60_000);
+        await setDeployment(userId, d.id, (x) => transition(x, 'failed', clock.now(), 'job', `no payment arrived within ${minutes} minutes`));
+        await say(user, {
+          text:
+            `⌛ No payment for <b>${esc(d.name)}</b> arrived within ${minutes} minutes, so the order is cancelled. ` +
+            `Nothing was charged; TFT that arrive later stay in your wallet for your next /deploy.`,
+        });
+        return { done: true };
+      }
+      d = await setDeployment(userId, d.id, (x) => transition(x, 'provisioning', clock.now(), 'job', 'payment received'));
+      await say(user, { text: `💰 Payment received: your balance is ${formatTft(balance)}. Deploying <b>${esc(d!.name)}</b> now.` });
+    }
+    if (!d || d.state !== 'provisioning') return { done: true };
+    const profile = profileById(d.profileId);
+    if (!profile) throw new Error(`deployment ${d.id} has unknown profile ${d.profileId}`);
+    const identity = users.identityOf(user);
+
+    if (!j.isDone('twin')) {
+      await j.begin('twin');
+      const twinId = await grid.ensureTwin(identity);
+      await store.update(userId, (u) => {
+        u.identity.twinId = twinId;
+      });
+      await j.done('twin', { twinId });
+    }
+
+    let plan = j.result<PlannedNode[]>('plan');
+    if (!plan) {
+      const p = await planner.plan(profile, d.count, d.placement);
+      if (!p.ok) return rollback(j, user, d, identity, p.reason);
+      plan = p.nodes;
+      await j.done('plan', plan);
+    }
+
+    for (let i = 1; i <= d.count; i++) {
+      if (j.isDone(`node:${i}`)) continue;
+      await progress(j, user, `🔧 Deploying <b>${esc(d.name)}</b>: node ${i} of ${d.count}…`);
+      const r = await deployNode(j, user, d, profile, identity, i, plan);
+      if (!r.ok) return rollback(j, user, d, identity, r.reason);
+    }
+
+    const nodes = Array.from({ length: d.count }, (_, k) => j.result<NodeInstance>(`node:${k + 1}`)!);
+    d = await setDeployment(userId, d.id, (x) => transition({ ...x, nodes, hourlyCost: nodes.reduce((s, n) => s + n.hourlyCost, 0) }, 'active', clock.now(), 'job'));
+    user = (await store.get(userId))!;
+    const secrets = deps.deployments.generatedSecrets(d!);
+    const secretLines = Object.entries(secrets).map(([k, v]) => `${esc(k)}: <code>${esc(v)}</code>`);
+    await progress(j, user, `🔧 Deploying <b>${esc(d!.name)}</b>: all ${plural(d!.count, 'node')} up.`);
+    await say(user, {
+      text: [
+        `✅ <b>${esc(d!.name)}</b> is up: ${plural(d!.count, 'node')}, ${formatTft(d!.hourlyCost)}/h.`,
+        '',
+        nodesBlock({
+          profile,
+          nodes: nodes.map((n) => ({ ...n, state: 'up', contractIds: n.contractIds })),
+        }),
+        '',
+        esc(profile.howToReach(nodes[0]?.publicIp)),
+        ...(secretLines.length ? ['', 'Keep these safe; this is the only time the chat shows them:', ...secretLines] : []),
+        '',
+        `See it any time with /status ${esc(d!.name)}.`,
+      ].join('\n'),
+    });
+    log.info({ user: userId, deployment: d!.id, nodes: nodes.map((n) => n.nodeId) }, 'deployment active');
+    return { done: true };
+  };
+}

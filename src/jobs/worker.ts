@@ -1,0 +1,136 @@
+/**
+ * The job worker: runs journaled jobs outside the update handlers, a few at a time, and resumes
+ * every unfinished job at start. A job handler returns when it is done, or asks to run again later
+ * (waiting for a payment); a job can also be nudged to run now ("I have paid").
+ */
+import { randomBytes } from 'node:crypto';
+import PQueue from 'p-queue';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../log.js';
+import type { JobRecord, JobStore } from './job-store.js';
+import { Journal } from './journal.js';
+
+export type JobResult = { done: true } | { retryAfterMs: number };
+export type JobHandler = (journal: Journal) => Promise<JobResult>;
+export type JobType = JobRecord['type'];
+
+export interface JobQueue {
+  enqueue(type: JobType, userId: number, deploymentId: string): Promise<void>;
+  /** runs the deployment's waiting job now instead of at its next turn */
+  nudge(deploymentId: string): void;
+}
+
+const MAX_BACKOFF_MS = 5 * 60_000;
+
+export class JobWorker implements JobQueue {
+  private readonly queue: PQueue;
+  private readonly active = new Map<string, JobRecord>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly queued = new Set<string>();
+  private stopping = false;
+
+  constructor(
+    private readonly store: JobStore,
+    private readonly handlers: Record<JobType, JobHandler>,
+    private readonly clock: Clock,
+    private readonly log: Logger,
+    concurrency: number,
+  ) {
+    this.queue = new PQueue({ concurrency });
+  }
+
+  /** Resumes what a previous run left unfinished. */
+  async start(): Promise<number> {
+    await this.store.init();
+    const jobs = await this.store.pending();
+    for (const job of jobs) {
+      this.log.info({ job: job.id, type: job.type, deployment: job.deploymentId }, 'resuming job');
+      this.active.set(job.id, job);
+      this.schedule(job);
+    }
+    return jobs.length;
+  }
+
+  async enqueue(type: JobType, userId: number, deploymentId: string): Promise<void> {
+    const job: JobRecord = {
+      id: `${type}-${userId}-${deploymentId}-${randomBytes(3).toString('hex')}`,
+      type,
+      userId,
+      deploymentId,
+      createdAt: this.clock.now(),
+      failures: 0,
+      journal: [],
+    };
+    await this.store.save(job);
+    this.active.set(job.id, job);
+    this.schedule(job);
+  }
+
+  nudge(deploymentId: string): void {
+    for (const job of this.active.values()) {
+      if (job.deploymentId === deploymentId && this.timers.has(job.id)) {
+        clearTimeout(this.timers.get(job.id));
+        this.timers.delete(job.id);
+        this.schedule(job);
+      }
+    }
+  }
+
+  /** Resolves when no job is running or queued (jobs waiting on a timer don't count). */
+  async idle(): Promise<void> {
+    await this.queue.onIdle();
+  }
+
+  pendingCount(): number {
+    return this.active.size;
+  }
+
+  /** Lets running steps finish, and starts no new one; unfinished jobs resume at the next start. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    this.queue.clear();
+    await this.queue.onIdle();
+  }
+
+  private schedule(job: JobRecord, delayMs = 0): void {
+    if (this.stopping) return;
+    if (delayMs > 0) {
+      this.timers.set(
+        job.id,
+        setTimeout(() => {
+          this.timers.delete(job.id);
+          this.schedule(job);
+        }, delayMs),
+      );
+      return;
+    }
+    if (this.queued.has(job.id)) return;
+    this.queued.add(job.id);
+    void this.queue.add(async () => {
+      this.queued.delete(job.id);
+      await this.run(job);
+    });
+  }
+
+  private async run(job: JobRecord): Promise<void> {
+    const journal = new Journal(job, (j) => this.store.save(j), this.clock);
+    try {
+      const result = await this.handlers[job.type](journal);
+      if ('done' in result) {
+        await this.store.finish(job);
+        this.active.delete(job.id);
+        this.log.info({ job: job.id }, 'job finished');
+      } else {
+        this.schedule(job, result.retryAfterMs);
+      }
+    } catch (err) {
+      job.failures += 1;
+      const backoff = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(job.failures, 10));
+      this.log.error({ err, job: job.id, failures: job.failures, retryInMs: backoff }, 'job step failed; will retry');
+      await this.store.save(job).catch(() => undefined);
+      this.schedule(job, backoff);
+    }
+  }
+}

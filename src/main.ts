@@ -1,0 +1,126 @@
+/**
+ * The composition root: reads the config, builds the adapters (emulator or Telegram, simulated or
+ * real grid), wires them into the app, and stops it cleanly on SIGINT/SIGTERM.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createApp, type App } from './app.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { SimGrid } from './grid/sim/index.js';
+import { createLogger, type Logger } from './log.js';
+import { BotApiEmulator } from './telegram/emulator/index.js';
+import { startTerminalChat } from './telegram/terminal-chat.js';
+
+/** The master key from the environment, or in local mode one generated once and kept under data/. */
+async function masterKey(config: Config): Promise<{ key: Buffer; generatedAt?: string }> {
+  if (config.masterKeyHex) return { key: Buffer.from(config.masterKeyHex, 'hex') };
+  const file = path.join(config.dataDir, 'master.key');
+  const existing = await readFile(file, 'utf8').catch(() => undefined);
+  if (existing !== undefined) {
+    if (!/^[0-9a-f]{64}\s*$/i.test(existing)) throw new ConfigError(`${file} does not hold a 64-hex-character key`);
+    return { key: Buffer.from(existing.trim(), 'hex'), generatedAt: file };
+  }
+  const hex = randomBytes(32).toString('hex');
+  await writeFile(file, `${hex}\n`, { mode: 0o600, flag: 'wx' });
+  return { key: Buffer.from(hex, 'hex'), generatedAt: file };
+}
+
+function banner(config: Config, emu: BotApiEmulator, keyFile: string | undefined): string {
+  const t = config.telegram;
+  const rel = (p: string) => path.relative(process.cwd(), p) || '.';
+  return [
+    '\x1b[1mJukebox: local mode\x1b[0m',
+    'No TELEGRAM_BOT_TOKEN is set, so the whole product runs on this machine:',
+    `  • a Telegram Bot API emulator at ${emu.apiRoot}`,
+    `  • the simulated ThreeFold Grid (seed ${config.grid.kind === 'sim' ? config.grid.seed : '-'}), its state in ${rel(config.dataDir)}/`,
+    t.mode === 'local' && t.chat === 'terminal' ? `  • this terminal as your Telegram chat (you are user ${t.userId})` : '',
+    keyFile ? `  • a master key generated for local use in ${rel(keyFile)}` : '',
+    '',
+    'Type /deploy to begin, /help for every command. Type a number to press a button. Ctrl-D or Ctrl-C quits.',
+    'To talk to real Telegram instead: TELEGRAM_BOT_TOKEN=<token from @BotFather> npm start',
+    `Logs: ${rel(path.join(config.dataDir, 'logs', 'jukebox.log'))} (npm run logs).`,
+    '',
+  ]
+    .filter((l, i, a) => l !== '' || a[i - 1] !== '')
+    .join('\n');
+}
+
+async function main(): Promise<void> {
+  process.umask(0o077); // wallets and keys live in data/: owner-only files
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`Jukebox cannot start, the configuration is wrong:\n${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  const log: Logger = createLogger({ dataDir: config.dataDir, level: config.logLevel, stdout: config.logToStdout });
+  process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
+
+  if (config.grid.kind !== 'sim') {
+    process.stderr.write(
+      'GRID_NETWORK is set, but the adapter for the real ThreeFold Grid is not part of this build yet.\n' +
+        'Unset GRID_NETWORK and GRID_MNEMONIC to run on the simulated grid.\n',
+    );
+    process.exit(2);
+  }
+  const { key, generatedAt } = await masterKey(config);
+  if (generatedAt) log.warn({ file: generatedAt }, 'using the master key kept under data/ (set JUKEBOX_MASTER_KEY in production)');
+  const grid = await SimGrid.open({
+    dataDir: config.dataDir,
+    seed: config.grid.seed,
+    deployMs: config.grid.deployMs,
+    workloadFailureRate: config.grid.failureRate,
+  });
+
+  const emu = config.telegram.mode === 'local' ? await BotApiEmulator.start() : undefined;
+  const telegram = config.telegram.mode === 'remote' ? config.telegram : { token: emu!.token, apiRoot: emu!.apiRoot };
+  const app: App = await createApp({
+    dataDir: config.dataDir,
+    log,
+    grid,
+    faucet: grid,
+    masterKey: key,
+    telegram,
+    paymentTimeoutMs: config.paymentTimeoutMs,
+    depositPollMs: config.depositPollMs,
+    jobConcurrency: config.jobConcurrency,
+    userCacheSize: config.userCacheSize,
+  });
+
+  let stopping: Promise<void> | undefined;
+  const shutdown = (why: string) => {
+    stopping ??= (async () => {
+      log.info({ why }, 'shutting down');
+      await app.stop();
+      await grid.close();
+      await emu?.stop();
+      log.flush();
+      process.exit(0);
+    })();
+    return stopping;
+  };
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+
+  await app.start();
+  if (emu && config.telegram.mode === 'local') {
+    process.stdout.write(banner(config, emu, generatedAt));
+    if (config.telegram.chat === 'terminal') {
+      const me = emu.user({ id: config.telegram.userId, first_name: 'You' });
+      startTerminalChat(emu, me, { input: process.stdin, output: process.stdout, onExit: () => void shutdown('terminal closed') });
+    }
+  } else {
+    log.info('connected to Telegram; polling for updates');
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`Jukebox stopped: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exit(1);
+});

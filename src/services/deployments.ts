@@ -1,0 +1,238 @@
+/**
+ * Deployments: the product's rules for ordering, looking at and deleting a user's nodes. Only the
+ * owner's own file is ever read, so a deployment id from anyone else simply does not exist here.
+ * Anything slow or with side effects on the grid is handed to a journaled job.
+ */
+import type { Clock } from '../clock.js';
+import { profileById, type NodeProfile } from '../catalog/index.js';
+import type { SecretBox } from '../chain/secret-box.js';
+import { isLive, transition, type Deployment, type Placement } from '../domain/deployment.js';
+import { HOURS_PER_MONTH, mul, type Units } from '../domain/money.js';
+import type { User } from '../domain/user.js';
+import type { Grid, VmInfo } from '../grid/port.js';
+import type { JobQueue } from '../jobs/worker.js';
+import type { UserStore } from '../store/user-store.js';
+import type { Plan, Planner } from './planner.js';
+import type { UserService } from './users.js';
+import type { WalletService } from './wallet.js';
+
+export const NAME_RULE = 'letters, digits and _, 3 to 20 characters, starting with a letter';
+export const MAX_NODES = 50;
+
+export interface Draft {
+  profileId: string;
+  count: number;
+  placement: Placement;
+  name: string;
+  inputs: Record<string, string>;
+}
+
+export interface OrderResult {
+  deployment: Deployment;
+  /** what the wallet lacks; 0 when provisioning starts at once */
+  due: Units;
+  balance: Units;
+}
+
+export interface NodeStatus {
+  index: number;
+  nodeId: number;
+  country: string;
+  city: string;
+  contractIds: number[];
+  publicIp?: string;
+  mycelium?: string;
+  hourlyCost: Units;
+  state: string;
+  message?: string;
+}
+
+export interface StatusView {
+  deployment: Deployment;
+  profile: NodeProfile | undefined;
+  nodes: NodeStatus[];
+  balance: Units;
+  /** hourly cost of all the user's live deployments, which the same wallet pays */
+  hourlyBurn: Units;
+  /** how long the balance lasts at that burn; Infinity with no burn */
+  runwayMs: number;
+}
+
+export function normalizeName(text: string): { ok: true; name: string } | { ok: false; error: string } {
+  const name = text.trim().toLowerCase();
+  if (name.length > 20) return { ok: false, error: `That name is too long (${[...name].length} characters). Use ${NAME_RULE}.` };
+  if (!/^[a-z][a-z0-9_]{2,19}$/.test(name)) return { ok: false, error: `A name can only have ${NAME_RULE}.` };
+  return { ok: true, name };
+}
+
+export class DeploymentService {
+  constructor(
+    private readonly store: UserStore,
+    private readonly users: UserService,
+    private readonly planner: Planner,
+    private readonly wallet: WalletService,
+    private readonly grid: Grid,
+    private readonly jobs: JobQueue,
+    private readonly box: SecretBox,
+    private readonly clock: Clock,
+    private readonly paymentTimeoutMs: number,
+  ) {}
+
+  /** The user's deployments that still matter (not deleted), newest first. */
+  list(user: User): Deployment[] {
+    return user.deployments.filter((d) => d.state !== 'deleted').reverse();
+  }
+
+  /** By id or name, among the user's own deployments only. */
+  find(user: User, ref: string): Deployment | undefined {
+    const r = ref.trim().toLowerCase().replace(/^#/, '');
+    return this.list(user).find((d) => d.id === r || d.name === r);
+  }
+
+  isNameTaken(user: User, name: string): boolean {
+    return user.deployments.some((d) => d.name === name && d.state !== 'deleted');
+  }
+
+  quote(draft: Omit<Draft, 'name' | 'inputs'>): Promise<Plan> {
+    const profile = profileById(draft.profileId);
+    if (!profile) return Promise.resolve({ ok: false, reason: 'that node type does not exist' });
+    return this.planner.plan(profile, draft.count, draft.placement);
+  }
+
+  /**
+   * Places an order: the deployment is recorded, and a job either starts provisioning (the wallet
+   * holds a month of its cost) or waits for the payment, then provisions.
+   */
+  async order(userId: number, draft: Draft, hourlyCost: Units): Promise<OrderResult> {
+    const profile = profileById(draft.profileId);
+    if (!profile) throw new Error(`unknown profile ${draft.profileId}`);
+    const user = await this.store.get(userId);
+    if (!user) throw new Error('unknown user');
+    const balance = await this.wallet.balance(user);
+    const required = mul(hourlyCost, HOURS_PER_MONTH);
+    const due = Math.max(0, required - balance);
+    const now = this.clock.now();
+    const inputs = Object.fromEntries(
+      profile.inputs.map((i) => [i.key, i.secret ? this.box.seal(draft.inputs[i.key] ?? '') : draft.inputs[i.key] ?? '']),
+    );
+    const generated = profile.generate?.();
+    if (generated) inputs._generated = this.box.seal(JSON.stringify(generated));
+    const deployment = await this.store.update(userId, (u) => {
+      if (this.isNameTaken(u, draft.name)) throw new Error(`name ${draft.name} is taken`);
+      const id = String(u.nextDeploymentId++);
+      const d: Deployment = {
+        id,
+        name: draft.name,
+        profileId: profile.id,
+        count: draft.count,
+        placement: draft.placement,
+        inputs,
+        state: due > 0 ? 'awaiting_payment' : 'provisioning',
+        projectName: `jukebox/u${u.id}/d${id}`,
+        hourlyCost,
+        ...(due > 0
+          ? {
+              payment: {
+                required,
+                requestedAt: now,
+                expiresAt: now + this.paymentTimeoutMs,
+                uri: this.wallet.paymentUri(u.identity.address, due),
+              },
+            }
+          : {}),
+        nodes: [],
+        createdAt: now,
+        updatedAt: now,
+        audit: [{ at: now, by: 'user', to: due > 0 ? 'awaiting_payment' : 'provisioning', note: 'ordered' }],
+      };
+      u.deployments.push(d);
+      return d;
+    });
+    await this.jobs.enqueue('provision', userId, deployment!.id);
+    return { deployment: deployment!, due, balance };
+  }
+
+  /** The secrets the bot generated for a deployment (RPC passwords…), for the one message that shows them. */
+  generatedSecrets(d: Deployment): Record<string, string> {
+    const sealed = d.inputs._generated;
+    return sealed ? (JSON.parse(this.box.open(sealed)) as Record<string, string>) : {};
+  }
+
+  /** A user's input in clear text, for the job that builds the VM's environment. */
+  inputsOf(d: Deployment): Record<string, string> {
+    const profile = profileById(d.profileId);
+    return Object.fromEntries(
+      Object.entries(d.inputs)
+        .filter(([k]) => k !== '_generated')
+        .map(([k, v]) => [k, profile?.inputs.find((i) => i.key === k)?.secret ? this.box.open(v) : v]),
+    );
+  }
+
+  /** Which deployments /delete may act on now; a provisioning one must finish (or fail) first. */
+  deletable(user: User): Deployment[] {
+    return this.list(user).filter((d) => ['awaiting_payment', 'active', 'degraded', 'failed'].includes(d.state));
+  }
+
+  async requestDelete(userId: number, deploymentId: string): Promise<{ ok: true; deployment: Deployment } | { ok: false; reason: string }> {
+    const result = await this.store.update(userId, (u) => {
+      const i = u.deployments.findIndex((d) => d.id === deploymentId && d.state !== 'deleted');
+      const d = u.deployments[i];
+      if (!d) return { ok: false as const, reason: 'That deployment does not exist (any more).' };
+      if (!['awaiting_payment', 'active', 'degraded', 'failed'].includes(d.state)) {
+        return { ok: false as const, reason: `${d.name} is ${d.state.replace('_', ' ')}; try again when that is finished.` };
+      }
+      const next = transition(d, 'deleting', this.clock.now(), 'user', 'delete requested');
+      u.deployments[i] = next;
+      return { ok: true as const, deployment: next };
+    });
+    if (!result) return { ok: false, reason: 'Unknown user.' };
+    if (result.ok) await this.jobs.enqueue('teardown', userId, deploymentId);
+    return result;
+  }
+
+  /** Payment check on demand ("I have paid"): credits deposits and wakes the order's job. */
+  async checkPayment(user: User, deploymentId: string): Promise<{ deployment?: Deployment; balance: Units }> {
+    await this.wallet.syncDeposits(user.id);
+    const balance = await this.wallet.balance(user);
+    const d = user.deployments.find((x) => x.id === deploymentId);
+    if (d) this.jobs.nudge(d.id);
+    return { ...(d ? { deployment: d } : {}), balance };
+  }
+
+  async status(user: User, d: Deployment): Promise<StatusView> {
+    const identity = this.users.identityOf(user);
+    const live = isLive(d.state) && d.nodes.length > 0;
+    const vms = new Map<string, VmInfo>();
+    if (live) {
+      const infos = await Promise.all(d.nodes.map((n) => this.grid.getVms(identity, d.projectName, n.gridName).catch(() => [])));
+      infos.flat().forEach((v) => vms.set(v.name, v));
+    }
+    const nodes: NodeStatus[] = d.nodes.map((n) => {
+      const vm = [...vms.values()].find((v) => v.nodeId === n.nodeId && v.contractId === n.contractIds[0]);
+      return {
+        index: n.index,
+        nodeId: n.nodeId,
+        country: n.country,
+        city: n.city,
+        contractIds: n.contractIds,
+        ...(n.publicIp ? { publicIp: n.publicIp } : {}),
+        ...(n.mycelium ? { mycelium: n.mycelium } : {}),
+        hourlyCost: n.hourlyCost,
+        state: n.state === 'deleted' ? 'deleted' : vm ? vm.state : live ? 'missing' : n.state,
+        ...(vm?.message ? { message: vm.message } : {}),
+      };
+    });
+    const balance = await this.wallet.balance(user);
+    const hourlyBurn = user.deployments
+      .filter((x) => ['active', 'degraded', 'redeploying', 'provisioning'].includes(x.state))
+      .reduce((s, x) => s + x.hourlyCost, 0);
+    return {
+      deployment: d,
+      profile: profileById(d.profileId),
+      nodes,
+      balance,
+      hourlyBurn,
+      runwayMs: hourlyBurn > 0 ? Math.floor(balance / hourlyBurn) * 3_600_000 : Infinity,
+    };
+  }
+}

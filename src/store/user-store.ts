@@ -1,0 +1,116 @@
+/**
+ * One lowdb file per user under <dataDir>/users/<shard>/<id>.json, loaded on demand and kept in a
+ * bounded cache. lowdb writes atomically (temp file + rename), and every change of one user goes
+ * through `update`, serialized per user, so a chat handler and a job never overwrite each other.
+ */
+import { mkdir, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { Low } from 'lowdb';
+import { JSONFile } from 'lowdb/node';
+import { UserSchema, type User } from '../domain/user.js';
+import { Lru } from './lru.js';
+import { migrate } from './migrations.js';
+
+type Doc = Low<unknown>;
+
+export class UserStore {
+  private readonly cache: Lru<number, Doc>;
+  private readonly locks = new Map<number, Promise<unknown>>();
+
+  constructor(private readonly dir: string, cacheSize = 2000) {
+    this.cache = new Lru(cacheSize, (id) => !this.locks.has(id));
+  }
+
+  fileOf(userId: number): string {
+    return path.join(this.dir, 'users', String(Math.abs(userId) % 1000).padStart(3, '0'), `${userId}.json`);
+  }
+
+  async get(userId: number): Promise<User | undefined> {
+    const doc = await this.load(userId);
+    return (doc.data as User | null) ?? undefined;
+  }
+
+  /**
+   * Changes one user: `fn` gets a copy to change and may return a result. Nothing is kept if it
+   * throws. With `create`, a missing user is made first; otherwise `fn` is not called for one.
+   */
+  async update<T>(userId: number, fn: (u: User) => T | Promise<T>): Promise<T | undefined> {
+    return this.withLock(userId, async () => {
+      const doc = await this.load(userId);
+      if (doc.data == null) return undefined;
+      const draft = structuredClone(doc.data as User);
+      const result = await fn(draft);
+      await this.save(doc, draft);
+      return result;
+    });
+  }
+
+  /** Creates the user unless they exist; returns the stored user either way. */
+  async create(userId: number, make: () => User | Promise<User>): Promise<User> {
+    return this.withLock(userId, async () => {
+      const doc = await this.load(userId);
+      if (doc.data == null) {
+        const u = UserSchema.parse(await make());
+        await mkdir(path.dirname(this.fileOf(userId)), { recursive: true, mode: 0o700 });
+        await this.save(doc, u);
+      }
+      return doc.data as User;
+    });
+  }
+
+  /** Every stored user id, read from the directory tree (for scans; never loads the users). */
+  async *ids(): AsyncGenerator<number> {
+    const root = path.join(this.dir, 'users');
+    const shards = await readdir(root).catch(() => [] as string[]);
+    for (const shard of shards) {
+      for (const f of await readdir(path.join(root, shard)).catch(() => [] as string[])) {
+        const m = /^(-?\d+)\.json$/.exec(f);
+        if (m) yield Number(m[1]);
+      }
+    }
+  }
+
+  /** Waits for writes in flight. */
+  async flush(): Promise<void> {
+    await Promise.allSettled([...this.locks.values()]);
+  }
+
+  private async save(doc: Doc, next: User): Promise<void> {
+    const prev = doc.data;
+    doc.data = next;
+    try {
+      await doc.write();
+    } catch (e) {
+      doc.data = prev;
+      throw e;
+    }
+  }
+
+  private async load(userId: number): Promise<Doc> {
+    const hit = this.cache.get(userId);
+    if (hit) return hit;
+    const doc: Doc = new Low<unknown>(new JSONFile(this.fileOf(userId)), null);
+    await doc.read();
+    if (doc.data != null) {
+      const parsed = UserSchema.safeParse(migrate(doc.data as Record<string, unknown>));
+      if (!parsed.success) throw new Error(`user file ${this.fileOf(userId)} is invalid: ${parsed.error.message}`);
+      doc.data = parsed.data;
+    }
+    // another caller may have loaded it meanwhile; keep the first so both share one document
+    const again = this.cache.get(userId);
+    if (again) return again;
+    this.cache.set(userId, doc);
+    return doc;
+  }
+
+  private withLock<T>(userId: number, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(userId) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.locks.set(userId, tail);
+    void tail.then(() => {
+      if (this.locks.get(userId) === tail) this.locks.delete(userId);
+    });
+    return run;
+  }
+}

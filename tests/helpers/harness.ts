@@ -1,0 +1,78 @@
+/**
+ * The real bot, end to end: telegraf polling the in-repo Bot API emulator over HTTP, the simulated
+ * grid, a fresh data directory. `restart()` stops the app and builds a new one on the same data,
+ * as a process restart would.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createApp, type App } from '../../src/app.js';
+import type { Clock } from '../../src/clock.js';
+import { SimGrid } from '../../src/grid/sim/index.js';
+import { silentLogger, type Logger } from '../../src/log.js';
+import { BotApiEmulator } from '../../src/telegram/emulator/index.js';
+
+export const TEST_KEY = Buffer.alloc(32, 7);
+
+export interface HarnessOptions {
+  dataDir?: string;
+  deployMs?: number;
+  clock?: Clock;
+  paymentTimeoutMs?: number;
+  log?: Logger;
+  emu?: BotApiEmulator;
+}
+
+export interface Harness {
+  emu: BotApiEmulator;
+  grid: SimGrid;
+  app: App;
+  dataDir: string;
+  restart(): Promise<void>;
+  stop(opts?: { keepData?: boolean }): Promise<void>;
+}
+
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
+  const dataDir = opts.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'jukebox-e2e-')));
+  const emu = opts.emu ?? (await BotApiEmulator.start());
+  const build = async () => {
+    const grid = await SimGrid.open({ dataDir, seed: 7, deployMs: opts.deployMs ?? 30, ...(opts.clock ? { clock: opts.clock } : {}) });
+    const app = await createApp({
+      dataDir,
+      log: opts.log ?? silentLogger,
+      grid,
+      faucet: grid,
+      masterKey: TEST_KEY,
+      telegram: { token: emu.token, apiRoot: emu.apiRoot },
+      ...(opts.clock ? { clock: opts.clock } : {}),
+      paymentTimeoutMs: opts.paymentTimeoutMs ?? 30 * 60_000,
+      depositPollMs: 25,
+      readyPollMs: 10,
+    });
+    await app.start();
+    return { grid, app };
+  };
+  let { grid, app } = await build();
+  const h: Harness = {
+    emu,
+    get grid() {
+      return grid;
+    },
+    get app() {
+      return app;
+    },
+    dataDir,
+    async restart() {
+      await app.stop();
+      await grid.close();
+      ({ grid, app } = await build());
+    },
+    async stop({ keepData = false } = {}) {
+      await app.stop();
+      await grid.close();
+      if (!opts.emu) await emu.stop();
+      if (!keepData && !opts.dataDir) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  return h;
+}

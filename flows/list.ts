@@ -15,6 +15,7 @@ export const listFlow: Flow = {
   command: 'list',
   description: 'Your deployments and their state',
   version: 1,
+  browsing: true,
   newData: () => ({}),
   begin(c) {
     if (c.services.deployments.list(c.user).length === 0) {

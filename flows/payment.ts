@@ -5,7 +5,7 @@
 import { esc } from '../src/chat/format.js';
 import type { EngineReply, OutMessage } from '../src/chat/types.js';
 import type { Deployment } from '../src/domain/deployment.js';
-import { formatTft, type Units } from '../src/domain/money.js';
+import { ceilToTft, formatTft, type Units } from '../src/domain/money.js';
 import type { User } from '../src/domain/user.js';
 import type { Services } from '../src/services/index.js';
 
@@ -18,11 +18,11 @@ export async function paymentPrompt(s: Services, d: Deployment, due: Units, minu
     {
       photo: await s.wallet.qrPng(uri),
       text:
-        `💳 To deploy <b>${esc(d.name)}</b>, add <b>${formatTft(due)}</b> (rounded up to whole TFT) to your Jukebox wallet: scan this with ThreeFold Connect.\n` +
-        `I start as soon as it arrives, and wait up to ${minutes} minutes. The TFT stay yours until the grid bills them.`,
+        `💳 To deploy <b>${esc(d.name)}</b>, add <b>${formatTft(ceilToTft(due))}</b> to your Jukebox wallet: scan this with ThreeFold Connect.\n` +
+        `I start as soon as it arrives, and wait up to ${minutes} minutes. The TFT stay yours until the grid bills them.\n\n` +
+        `Or paste this into your wallet:\n<code>${esc(uri)}</code>`,
       buttons,
     },
-    { text: `Or paste this into your wallet:\n<code>${esc(uri)}</code>` },
   ];
 }
 

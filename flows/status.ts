@@ -8,6 +8,7 @@ export const statusFlow: Flow = {
   command: 'status',
   description: 'Details of one deployment: nodes, IPs, contracts, cost, runway',
   version: 1,
+  browsing: true,
   newData: () => ({}),
   begin(c, args) {
     const all = c.services.deployments.list(c.user);

@@ -21,9 +21,13 @@ export function wireBot(bot: Telegraf, engine: FlowEngine, users: UserService, o
     await next();
   });
 
-  const deliver = async (chatId: number, reply: EngineReply, editId?: number): Promise<void> => {
-    if (reply.edit && editId !== undefined) await outbox.edit(chatId, editId, reply.edit);
-    for (const m of reply.send) await outbox.send(chatId, m, 'interactive');
+  // Handlers queue their replies and return: telegraf waits for a whole polling batch, so a handler
+  // that waited on the rate-limited outbox would hold up every other chat. Order within a chat is
+  // kept by the outbox.
+  const deliver = (chatId: number, reply: EngineReply, editId?: number): void => {
+    const failed = (err: unknown) => log.error({ err, chatId }, 'could not deliver a reply');
+    if (reply.edit && editId !== undefined) outbox.edit(chatId, editId, reply.edit).catch(failed);
+    for (const m of reply.send) outbox.send(chatId, m, 'interactive').catch(failed);
   };
 
   bot.on('message', async (ctx) => {
@@ -36,7 +40,7 @@ export function wireBot(bot: Telegraf, engine: FlowEngine, users: UserService, o
       const cmd = COMMAND_RE.exec(text.trim());
       reply = cmd ? await engine.onCommand(user, cmd[1]!.toLowerCase(), cmd[2] ?? '') : await engine.onText(user, text);
     }
-    await deliver(ctx.chat.id, reply);
+    deliver(ctx.chat.id, reply);
     log.debug({ user: user.id, kind: 'message', ms: Date.now() - started }, 'update handled');
   });
 
@@ -46,8 +50,8 @@ export function wireBot(bot: Telegraf, engine: FlowEngine, users: UserService, o
     const { user } = await users.ensure(q.from, chatId);
     const data = 'data' in q ? q.data : undefined;
     const reply: EngineReply = data ? await engine.onCallback(user, data) : { send: [], toast: 'This button does nothing.' };
-    await outbox.answerCallback(q.id, reply.toast);
-    await deliver(chatId, reply, q.message?.message_id);
+    void outbox.answerCallback(q.id, reply.toast);
+    deliver(chatId, reply, q.message?.message_id);
   });
 
   bot.catch(async (err, ctx) => {

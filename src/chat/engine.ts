@@ -43,7 +43,7 @@ export class FlowEngine {
     const previous = this.activeFlow(user);
     const c = this.context(user, flow.newData());
     const reply = await this.apply(user, flow, c, await flow.begin(c, args.trim()));
-    if (previous && previous.flow !== command) reply.send.unshift({ text: `(/${previous.flow} was cancelled.)` });
+    if (previous && previous.flow !== command && !this.flows.get(previous.flow)?.browsing) reply.send.unshift({ text: `(/${previous.flow} was cancelled.)` });
     return reply;
   }
 
@@ -147,9 +147,10 @@ export class FlowEngine {
       updatedAt: now,
     };
     await this.saveFlow(user.id, state);
-    const send: OutMessage[] = 'retry' in outcome ? [{ text: `⚠️ ${outcome.retry}` }] : [...(outcome.say ?? [])];
-    send.push(this.render(q, state));
-    return { send };
+    const question = this.render(q, state);
+    // a refused answer and the question again make one message: half the traffic, and clearer
+    if ('retry' in outcome) return { send: [{ ...question, text: `⚠️ ${outcome.retry}\n\n${question.text}` }] };
+    return { send: [...(outcome.say ?? []), question] };
   }
 
   private render(q: Question, state: FlowState): OutMessage {

@@ -57,6 +57,8 @@ export interface Flow<D extends object = Record<string, unknown>> {
   command: string;
   /** one line for /help and the Telegram command menu */
   description: string;
+  /** only shows things: starting another command over it needs no "was cancelled" notice */
+  browsing?: boolean;
   /** bump when the steps or the data change: a conversation saved by another version restarts politely */
   version: number;
   newData(): D;

@@ -10,6 +10,15 @@ export function deploymentLine(d: Deployment): string {
   return `<b>${esc(d.name)}</b> #${d.id} · ${esc(title)} · ${plural(d.count, 'node')} · ${STATE_LABEL[d.state]}`;
 }
 
+const NODE_STATE: Record<string, string> = {
+  ok: '✅ up',
+  init: '⏳ starting',
+  deploying: '⏳ starting',
+  error: '❌ error',
+  deleted: '✖️ deleted',
+  missing: '❓ not found on the grid',
+};
+
 /** Each node with what the user needs to reach it; used when provisioning finishes and by /status. */
 export function nodesBlock(view: Pick<StatusView, 'nodes' | 'profile'>): string {
   return view.nodes
@@ -18,7 +27,7 @@ export function nodesBlock(view: Pick<StatusView, 'nodes' | 'profile'>): string 
         .filter(Boolean)
         .join(' · ');
       return [
-        `<b>Node ${n.index}</b>: ${esc(n.state)}${n.message ? ` (${esc(n.message)})` : ''}`,
+        `<b>Node ${n.index}</b>: ${NODE_STATE[n.state] ?? esc(n.state)}${n.message ? ` (${esc(n.message)})` : ''}`,
         `  grid node ${n.nodeId} · ${esc(n.city)}, ${esc(n.country)}`,
         `  contracts ${n.contractIds.join(', ') || '—'} · ${formatTft(n.hourlyCost)}/h`,
         addr ? `  ${addr}` : '',

@@ -253,7 +253,7 @@ export function provisionJob(deps: JobDeps): JobHandler {
         '',
         nodesBlock({
           profile,
-          nodes: nodes.map((n) => ({ ...n, state: 'up', contractIds: n.contractIds })),
+          nodes,
         }),
         '',
         esc(profile.howToReach(nodes[0]?.publicIp)),

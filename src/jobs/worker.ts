@@ -85,13 +85,18 @@ export class JobWorker implements JobQueue {
     return this.active.size;
   }
 
-  /** Lets running steps finish, and starts no new one; unfinished jobs resume at the next start. */
-  async stop(): Promise<void> {
+  /**
+   * Starts no new step and gives running ones `graceMs` to finish. A step still running after that
+   * is abandoned safely: its journal says where it stood, and it resumes at the next start.
+   */
+  async stop(graceMs = 10_000): Promise<void> {
     this.stopping = true;
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     this.queue.clear();
-    await this.queue.onIdle();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.queue.onIdle(), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+    clearTimeout(timer);
   }
 
   private schedule(job: JobRecord, delayMs = 0): void {

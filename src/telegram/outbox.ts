@@ -1,6 +1,6 @@
 /**
  * Every message to a user goes out through here: in order per chat, within a global rate
- * (Telegram allows ~30 messages/s in total), replies ahead of notices, 429s waited out for as
+ * (Telegram allows about 30 messages/s in total), replies ahead of notices, 429s waited out for as
  * long as `retry_after` says, and a 403 (the user blocked the bot) recorded instead of retried.
  */
 import PQueue from 'p-queue';
@@ -34,7 +34,7 @@ export class Outbox {
     private readonly onBlocked: (chatId: number) => Promise<void>,
     opts: { perSecond?: number; sleep?: (ms: number) => Promise<void> } = {},
   ) {
-    this.queue = new PQueue({ intervalCap: opts.perSecond ?? 25, interval: 1000, carryoverIntervalCount: true });
+    this.queue = new PQueue({ intervalCap: opts.perSecond ?? 30, interval: 1000, carryoverIntervalCount: true });
     this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
   }
 

@@ -52,7 +52,7 @@ export function startTerminalChat(
       buttons = kb.map((b) => ({ messageId: m.message_id, label: b.text }));
       lines.push(buttons.map((b, i) => `  ${ANSI.cyan}[${i + 1}]${ANSI.reset} ${b.label}`).join('\n'));
     }
-    const uri = TFT_URI.exec(m.text ?? '')?.[0];
+    const uri = TFT_URI.exec(m.text ?? m.caption ?? '')?.[0];
     if (uri) lines.push(await QRCode.toString(uri, { type: 'terminal', small: true }));
     print(lines.join('\n'));
   };

@@ -1,0 +1,163 @@
+/**
+ * Conversations: every step answers bad input with a clear message and the question again, stale
+ * buttons are recognised, /cancel works anywhere, and a restart resumes where the chat stood.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness();
+});
+afterAll(async () => {
+  await h.stop();
+});
+
+const long = 'x'.repeat(5000);
+
+describe('bad input at every step of /deploy', () => {
+  it('answers each one and asks again, charging nothing', async () => {
+    const u = h.emu.user({ id: 401 });
+    await u.sendText('hello');
+    await u.waitForText('Send /help');
+    await u.sendText('/frobnicate');
+    await u.waitForText("I don't know /frobnicate");
+
+    await u.sendText('/deploy');
+    const typeQ = await u.waitForText('What would you like to deploy?');
+    await u.sendText('dash please');
+    await u.waitForText('Please choose one of the buttons');
+    await u.waitForText('What would you like to deploy?');
+    await u.press('Presearch node');
+    await u.waitForText('How many');
+
+    for (const [input, answer] of [
+      ['abc', 'whole number from 1 to 50'],
+      ['0', '0 is out of range'],
+      ['51', '51 is out of range'],
+      ['-3', 'whole number from 1 to 50'],
+      ['2.5', 'whole number from 1 to 50'],
+      [long, 'whole number from 1 to 50'],
+    ] as const) {
+      await u.sendText(input);
+      await u.waitForText(answer);
+      await u.waitForText('How many');
+    }
+    // a button of an older question is refused, and the current question comes again
+    await u.press('Presearch node', { messageId: typeQ.message_id });
+    expect((await u.waitForAnswer()).text).toMatch(/older message/);
+    await u.waitForText('How many');
+
+    await u.sendText('2');
+    await u.waitForText('Where should');
+    await u.sendText('Atlantis');
+    await u.waitForText('No node in “Atlantis” has room');
+    await u.sendText(long);
+    await u.waitForText('That is not a country name');
+    await u.sendText('anywhere');
+    await u.waitForText('Give it a name');
+
+    for (const [input, answer] of [
+      ['my dash!', 'A name can only have'],
+      ['ab', 'A name can only have'],
+      ['1abc', 'A name can only have'],
+      ['<b>x</b>', 'A name can only have'],
+      ['abcdefghijklmnopqrstu', 'too long (21 characters)'],
+      [long, 'too long (5000 characters)'],
+      ['\u0000\u0007bell', 'A name can only have'],
+      ['名字名字', 'A name can only have'],
+    ] as const) {
+      await u.sendText(input);
+      await u.waitForText(answer);
+    }
+    await u.sendText('search_2');
+    await u.waitForText('registration code');
+    await u.sendText('a'.repeat(31));
+    await u.waitForText('exactly 32 letters and digits; that was 31 characters');
+    await u.sendText(`${'a'.repeat(31)}!`);
+    await u.waitForText('had other characters');
+    await u.sendText(long);
+    await u.waitForText('that was much longer');
+    await u.sendText('Z'.repeat(32));
+    await u.waitForText('Please check your order');
+
+    await u.sendText('/cancel');
+    await u.waitForText('Cancelled /deploy. Nothing was charged.');
+    const user = (await h.app.store.get(401))!;
+    expect(user.deployments).toHaveLength(0);
+    expect(user.flow).toBeUndefined();
+    expect(await h.grid.balance(user.identity.address)).toBe(0);
+
+    // no message the bot sent broke Telegram's limits (the emulator would have refused it)
+    expect(h.emu.stats().calls.sendMessage).toBeGreaterThan(20);
+  });
+
+  it('refuses a name the user already uses', async () => {
+    const u = h.emu.user({ id: 402 });
+    await u.sendText('/deploy dash');
+    await u.waitForText('How many');
+    await u.press('1');
+    await u.waitForText('Where should');
+    await u.press('🎲 Anywhere');
+    await u.waitForText('Give it a name');
+    await u.sendText('twin');
+    await u.waitForText('Please check your order');
+    await u.press('✅ Confirm');
+    await u.waitFor((m) => m.kind === 'photo');
+    await u.sendText('/deploy dash');
+    await u.waitForText('How many');
+    await u.press('1');
+    await u.waitForText('Where should');
+    await u.press('🎲 Anywhere');
+    await u.waitForText('Give it a name');
+    await u.sendText('TWIN');
+    await u.waitForText('You already have a deployment called <b>twin</b>');
+  });
+
+  it('handles a double click on Confirm as one order', async () => {
+    const u = h.emu.user({ id: 403 });
+    await u.sendText('/deploy dash');
+    await u.waitForText('How many');
+    await u.press('1');
+    await u.waitForText('Where should');
+    await u.press('🎲 Anywhere');
+    await u.waitForText('Give it a name');
+    await u.sendText('once');
+    const summary = await u.waitForText('Please check your order');
+    await Promise.all([u.press('✅ Confirm', { messageId: summary.message_id }), u.press('✅ Confirm', { messageId: summary.message_id })]);
+    await u.waitFor((m) => m.kind === 'photo');
+    await u.waitForAnswer();
+    expect((await h.app.store.get(403))!.deployments).toHaveLength(1);
+  });
+});
+
+describe('/help and /cancel', () => {
+  it('lists every command with one line each, the same as the command menu', async () => {
+    const u = h.emu.user({ id: 404 });
+    await u.sendText('/help');
+    const help = await u.waitForText('What I can do');
+    for (const { command, description } of h.emu.commands()) expect(help.text).toContain(`/${command} — ${description}`);
+    expect(h.emu.commands().map((c) => c.command)).toEqual(['start', 'deploy', 'list', 'status', 'delete', 'help', 'cancel']);
+    await u.sendText('/cancel');
+    await u.waitForText('Nothing to cancel');
+  });
+});
+
+describe('a restart in the middle of /deploy', () => {
+  it('resumes the conversation where it stood, old buttons included', async () => {
+    const u = h.emu.user({ id: 405 });
+    await u.sendText('/deploy');
+    await u.waitForText('What would you like to deploy?');
+    await u.press('Dash full node');
+    const countQ = await u.waitForText('How many');
+    await h.restart();
+    await u.press('3', { messageId: countQ.message_id });
+    await u.waitForText('Where should the 3 nodes run?');
+    await h.restart();
+    await u.sendText('anywhere');
+    await u.waitForText('Give it a name');
+    await u.sendText('after_restart');
+    const summary = await u.waitForText('Please check your order');
+    expect(summary.text).toContain('3 Dash full nodes named <b>after_restart</b>');
+  });
+});

@@ -1,0 +1,177 @@
+/**
+ * A user's whole story through the real bot over HTTP: start, deploy (paying on the simulated grid),
+ * list, status, delete; and what must hold around it: nobody else can see or touch the deployment,
+ * a failed deployment costs nothing, an unpaid order expires.
+ */
+import { afterEach, describe, expect, it } from '@jest/globals';
+import type { EmulatedUser } from '../../src/telegram/emulator/index.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+let h: Harness;
+afterEach(async () => {
+  await h?.stop();
+});
+
+async function orderDash(u: EmulatedUser, name: string, count = '1'): Promise<void> {
+  await u.sendText('/deploy');
+  await u.waitForText('What would you like to deploy?');
+  await u.press('Dash full node');
+  await u.waitForText('How many');
+  await u.press(count);
+  await u.waitForText('Where should');
+  await u.press('🎲 Anywhere');
+  await u.waitForText('Give it a name');
+  await u.sendText(name);
+  await u.waitForText('Please check your order');
+  await u.press('✅ Confirm');
+}
+
+async function deployDash(u: EmulatedUser, name: string, count = '1'): Promise<void> {
+  await orderDash(u, name, count);
+  await u.waitFor((m) => m.kind === 'photo');
+  await u.press(/Simulate payment/);
+  await u.waitForText(`${name}</b> is up`, { timeoutMs: 15_000 });
+}
+
+const userFile = async (id: number) => (await h.app.store.get(id))!;
+
+describe('a user deploys, looks, and deletes', () => {
+  it('goes from /start to a running node and back to nothing, paying only what the grid billed', async () => {
+    h = await startHarness();
+    const u = h.emu.user({ id: 101, first_name: 'Ada' });
+    await u.sendText('/start');
+    const hello = await u.waitForText('Welcome to Jukebox');
+    const address = (await userFile(101)).identity.address;
+    expect(hello.text).toContain(address);
+    expect(h.grid.isValidAddress(address)).toBe(true);
+
+    await orderDash(u, 'Node_One');
+    const qr = await u.waitFor((m) => m.kind === 'photo');
+    expect(qr.photo!.subarray(1, 4).toString()).toBe('PNG');
+    const dep = (await userFile(101)).deployments[0]!;
+    expect(dep.state).toBe('awaiting_payment');
+    expect(dep.name).toBe('node_one');
+    const amount = Math.ceil(dep.payment!.required / 1e7);
+    expect(qr.caption).toContain(`TFT:${address}?amount=${amount}&amp;sender=me`);
+
+    await u.press(/Simulate payment/);
+    await u.waitForText('Payment received');
+    const up = await u.waitForText('node_one</b> is up', { timeoutMs: 15_000 });
+    const active = (await userFile(101)).deployments[0]!;
+    expect(active.state).toBe('active');
+    expect(active.nodes).toHaveLength(1);
+    expect(up.text).toContain(`grid node ${active.nodes[0]!.nodeId}`);
+    expect(up.text).toContain('rpcpassword'); // the generated RPC secret, shown this once
+    const live = await h.grid.contractsOf(address);
+    expect(live.filter((c) => c.state === 'created').map((c) => c.contractId)).toEqual(active.nodes[0]!.contractIds);
+    expect(await h.grid.balance(address)).toBe(dep.payment!.required);
+
+    await u.sendText('/list');
+    await u.waitForText('Your deployments');
+    await u.press(/node_one/);
+    const status = await u.waitForText('Wallet:');
+    expect(status.text).toContain(`contracts ${active.nodes[0]!.contractIds.join(', ')}`);
+    expect(status.text).toContain('✅ up');
+    expect(status.text).toMatch(/lasts 30 days/);
+
+    await u.sendText('/delete node_one');
+    await u.waitForText('Delete <b>node_one</b>');
+    await u.press(/Yes, delete/);
+    await u.waitForText('node_one</b> is deleted', { timeoutMs: 10_000 });
+    expect((await h.grid.contractsOf(address)).every((c) => c.state === 'deleted')).toBe(true);
+    expect((await userFile(101)).deployments[0]!.state).toBe('deleted');
+    expect(await h.grid.balance(address)).toBe(dep.payment!.required); // no whole hour passed: nothing billed
+
+    await u.sendText('/list');
+    await u.waitForText('You have no deployments yet');
+  });
+
+  it('keeps one user out of another user’s deployments, whatever they send', async () => {
+    h = await startHarness();
+    const alice = h.emu.user({ id: 201, first_name: 'Alice' });
+    const mallory = h.emu.user({ id: 202, first_name: 'Mallory' });
+    await deployDash(alice, 'secret');
+    const aliceDep = (await userFile(201)).deployments[0]!;
+
+    await mallory.sendText('/status secret');
+    await mallory.waitForText('no deployments yet');
+    await mallory.sendText('/delete secret');
+    await mallory.waitForText('You have no deployment called “secret”');
+
+    // Mallory's own order, then buttons forged with Alice's deployment id and Alice's flow token
+    await orderDash(mallory, 'mine');
+    const malloryPay = await mallory.waitFor((m) => m.kind === 'photo');
+    await alice.sendText('/delete');
+    const aliceQuestion = await alice.waitForText('Which deployment should I delete?');
+    const aliceButton = aliceQuestion.reply_markup!.inline_keyboard[0]![0]!.callback_data!;
+    await mallory.pressData(malloryPay.message_id, aliceButton);
+    expect((await mallory.waitForAnswer()).text).toMatch(/older message/);
+    await mallory.pressData(malloryPay.message_id, `a:cancelorder:${aliceDep.id === '1' ? '2' : '1'}`);
+    expect((await mallory.waitForAnswer()).text).toMatch(/does not exist/);
+
+    expect((await userFile(201)).deployments[0]!.state).toBe('active');
+    const aliceAddress = (await userFile(201)).identity.address;
+    expect((await h.grid.contractsOf(aliceAddress)).filter((c) => c.state === 'created').map((c) => c.contractId)).toEqual(
+      aliceDep.nodes[0]!.contractIds,
+    );
+  });
+});
+
+describe('money is safe when things go wrong', () => {
+  it('rolls back a deployment the grid cannot finish and leaves the balance whole', async () => {
+    h = await startHarness();
+    const u = h.emu.user({ id: 301 });
+    await orderDash(u, 'doomed');
+    await u.waitFor((m) => m.kind === 'photo');
+    h.grid.failNextDeploy('disk failure', 3);
+    await u.press(/Simulate payment/);
+    const failed = await u.waitForText('could not be deployed', { timeoutMs: 15_000 });
+    expect(failed.text).toContain('nothing was charged');
+    const user = await userFile(301);
+    expect(user.deployments[0]!.state).toBe('failed');
+    expect((await h.grid.contractsOf(user.identity.address)).every((c) => c.state === 'deleted')).toBe(true);
+    expect(await h.grid.balance(user.identity.address)).toBe(user.deployments[0]!.payment!.required);
+    expect(failed.text).toContain(`Your balance is`);
+  });
+
+  it('retries a node that fails on another node, and the user sees only success', async () => {
+    h = await startHarness();
+    const u = h.emu.user({ id: 302 });
+    await orderDash(u, 'lucky');
+    await u.waitFor((m) => m.kind === 'photo');
+    h.grid.failNextDeploy('flaky node', 1);
+    await u.press(/Simulate payment/);
+    await u.waitForText('lucky</b> is up', { timeoutMs: 15_000 });
+    const user = await userFile(302);
+    const contracts = await h.grid.contractsOf(user.identity.address);
+    expect(contracts.filter((c) => c.state === 'created').map((c) => c.contractId)).toEqual(user.deployments[0]!.nodes[0]!.contractIds);
+    expect(contracts.filter((c) => c.state === 'deleted')).toHaveLength(1);
+  });
+
+  it('cancels an order whose payment never comes, charging nothing', async () => {
+    h = await startHarness({ paymentTimeoutMs: 300 });
+    const u = h.emu.user({ id: 303 });
+    await orderDash(u, 'unpaid');
+    await u.waitFor((m) => m.kind === 'photo');
+    const msg = await u.waitForText('No payment for', { timeoutMs: 10_000 });
+    expect(msg.text).toContain('Nothing was charged');
+    expect((await userFile(303)).deployments[0]!.state).toBe('failed');
+  });
+
+  it('credits a payment that arrives on its own and says how much is still missing before that', async () => {
+    h = await startHarness();
+    const u = h.emu.user({ id: 304 });
+    await orderDash(u, 'manual');
+    await u.waitFor((m) => m.kind === 'photo');
+    const user = await userFile(304);
+    const required = user.deployments[0]!.payment!.required;
+    await h.grid.fund(user.identity.address, required - 1e7);
+    await u.press('✅ I have paid');
+    await u.waitForText("I don't see it yet");
+    await h.grid.fund(user.identity.address, 1e7);
+    await u.waitForText('Payment received', { timeoutMs: 10_000 });
+    await u.waitForText('manual</b> is up', { timeoutMs: 15_000 });
+    const credits = (await userFile(304)).credits;
+    expect(credits.map((c) => c.amount)).toEqual([required - 1e7, 1e7]);
+  });
+});

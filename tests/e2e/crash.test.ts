@@ -1,0 +1,114 @@
+/**
+ * The real process, killed with SIGKILL while it provisions: after a restart the job resumes, the
+ * order completes, and the grid holds exactly the contracts the store knows (no orphan). Also: the
+ * process stops cleanly on SIGTERM.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { SimGrid } from '../../src/grid/sim/index.js';
+import { UserStore } from '../../src/store/user-store.js';
+import { BotApiEmulator } from '../../src/telegram/emulator/index.js';
+
+const TOKEN = '424242:CRASH-TEST-TOKEN-abcdefghijklmnop';
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+let emu: BotApiEmulator;
+let dataDir: string;
+
+beforeAll(async () => {
+  emu = await BotApiEmulator.start({ token: TOKEN });
+  dataDir = await mkdtemp(path.join(os.tmpdir(), 'jukebox-crash-'));
+});
+afterAll(async () => {
+  await emu.stop();
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+function startProcess(): ChildProcess {
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '/tmp',
+    TELEGRAM_BOT_TOKEN: TOKEN,
+    TELEGRAM_API_ROOT: emu.apiRoot,
+    DATA_DIR: dataDir,
+    JUKEBOX_MASTER_KEY: '07'.repeat(32),
+    SIM_DEPLOY_SECONDS: '2',
+    DEPOSIT_POLL_SECONDS: '0.05',
+    LOG_STDOUT: 'false',
+  };
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  child.stderr!.on('data', (d: Buffer) => process.stderr.write(d));
+  return child;
+}
+
+const exited = (child: ChildProcess) =>
+  new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+
+/** Waits for a condition on files the process writes (checked every 20 ms, bounded). */
+async function until(what: string, cond: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function liveContractsOnDisk(): Promise<number> {
+  const raw = await readFile(path.join(dataDir, 'grid-sim.json'), 'utf8').catch(() => '{"contracts":[]}');
+  try {
+    return (JSON.parse(raw) as { contracts: { state: string }[] }).contracts.filter((c) => c.state !== 'deleted').length;
+  } catch {
+    return 0; // caught between write and rename: look again
+  }
+}
+
+describe('a crash in the middle of provisioning', () => {
+  it('resumes after SIGKILL and leaves no contract the store does not own', async () => {
+    let child = startProcess();
+    const u = emu.user({ id: 777, first_name: 'Crash' });
+    await u.sendText('/start');
+    await u.waitForText('Welcome', { timeoutMs: 30_000 });
+    await u.sendText('/deploy dash');
+    await u.waitForText('How many');
+    await u.press('2');
+    await u.waitForText('Where should');
+    await u.press('🎲 Anywhere');
+    await u.waitForText('Give it a name');
+    await u.sendText('phoenix');
+    await u.waitForText('Please check your order');
+    await u.press('✅ Confirm');
+    await u.waitFor((m) => m.kind === 'photo');
+    await u.press(/Simulate payment/);
+
+    // node 1 is up and node 2's contract exists on the grid, but its deploy has not returned yet
+    await u.waitForText('node 2 of 2', { timeoutMs: 20_000 });
+    await until('node 2 contract on the grid', async () => (await liveContractsOnDisk()) === 2);
+    const killed = exited(child);
+    child.kill('SIGKILL');
+    expect((await killed).signal).toBe('SIGKILL');
+
+    child = startProcess();
+    await u.waitForText('phoenix</b> is up', { timeoutMs: 30_000 });
+
+    const stopped = exited(child);
+    child.kill('SIGTERM');
+    expect((await stopped).code).toBe(0);
+
+    const user = (await new UserStore(dataDir).get(777))!;
+    const d = user.deployments[0]!;
+    expect(d.state).toBe('active');
+    expect(d.nodes).toHaveLength(2);
+    const grid = await SimGrid.open({ dataDir, seed: 42 });
+    try {
+      const onGrid = (await grid.contractsOf(user.identity.address)).filter((c) => c.state !== 'deleted').map((c) => c.contractId);
+      expect(onGrid.sort()).toEqual(d.nodes.flatMap((n) => n.contractIds).sort());
+    } finally {
+      await grid.close();
+    }
+  }, 90_000);
+});

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { SimGrid } from '../../src/grid/sim/index.js';
 import { UserStore } from '../../src/store/user-store.js';
 import { BotApiEmulator } from '../../src/telegram/emulator/index.js';
+import { eventually } from '../helpers/eventually.js';
 
 const TOKEN = '424242:CRASH-TEST-TOKEN-abcdefghijklmnop';
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -49,14 +50,6 @@ const exited = (child: ChildProcess) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
 
-/** Waits for a condition on files the process writes (checked every 20 ms, bounded). */
-async function until(what: string, cond: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 async function liveContractsOnDisk(): Promise<number> {
   const raw = await readFile(path.join(dataDir, 'grid-sim.json'), 'utf8').catch(() => '{"contracts":[]}');
@@ -87,7 +80,7 @@ describe('a crash in the middle of provisioning', () => {
 
     // node 1 is up and node 2's contract exists on the grid, but its deploy has not returned yet
     await u.waitForText('node 2 of 2', { timeoutMs: 20_000 });
-    await until('node 2 contract on the grid', async () => (await liveContractsOnDisk()) === 2);
+    await eventually("node 2's contract is on the grid", async () => (await liveContractsOnDisk()) === 2, 20_000);
     const killed = exited(child);
     child.kill('SIGKILL');
     expect((await killed).signal).toBe('SIGKILL');

@@ -1,0 +1,110 @@
+/**
+ * What an operator relies on: an update that fails is answered and logged and the bot goes on;
+ * Telegram's 429 and 403 are handled; no secret reaches the log.
+ */
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { SecretBox } from '../../src/chain/secret-box.js';
+import { createLogger } from '../../src/log.js';
+import { eventually } from '../helpers/eventually.js';
+import { startHarness, TEST_KEY, type Harness } from '../helpers/harness.js';
+
+let h: Harness;
+afterEach(async () => {
+  await h?.stop();
+});
+
+describe('failures in one update', () => {
+  it('tells that user something went wrong, charges nothing, and keeps serving everyone', async () => {
+    h = await startHarness();
+    const broken = h.emu.user({ id: 901 });
+    const file = h.app.store.fileOf(901);
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, '{ this is not json');
+    await broken.sendText('/start');
+    await broken.waitForText('Something went wrong on our side. Nothing was charged.');
+
+    const fine = h.emu.user({ id: 902 });
+    await fine.sendText('/start');
+    await fine.waitForText('Welcome to Jukebox');
+  });
+});
+
+describe('Telegram pushing back', () => {
+  it('waits out a 429 and still delivers the reply', async () => {
+    h = await startHarness();
+    const u = h.emu.user({ id: 911 });
+    h.emu.failNext('sendMessage', { error_code: 429, description: 'Too Many Requests: retry after 1', retry_after: 1 }, { chatId: 911 });
+    await u.sendText('/help');
+    await u.waitForText('What I can do');
+    expect(h.emu.messages(911).filter((m) => m.text?.includes('What I can do'))).toHaveLength(1);
+  });
+
+  it('marks a user who blocked the bot as unreachable, and reachable again when they write', async () => {
+    h = await startHarness();
+    const u = h.emu.user({ id: 912 });
+    await u.sendText('/start');
+    await u.waitForText('Welcome');
+    h.emu.blockBot(912);
+    await u.sendText('/help');
+    await eventually('the user is marked unreachable', async () => (await h.app.store.get(912))!.unreachableSince !== undefined);
+    expect(h.emu.messages(912).filter((m) => m.text?.includes('What I can do'))).toHaveLength(0);
+    h.emu.blockBot(912, false);
+    await u.sendText('/help');
+    await u.waitForText('What I can do');
+    expect((await h.app.store.get(912))!.unreachableSince).toBeUndefined();
+  });
+});
+
+describe('secrets', () => {
+  it('never writes a mnemonic, registration code, generated password or key to the log', async () => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'jukebox-log-'));
+    const log = createLogger({ dataDir, level: 'trace', stdout: false });
+    h = await startHarness({ dataDir, log });
+    const u = h.emu.user({ id: 921 });
+    const code = 'SECRETcode0123456789abcdefghijkl';
+    await u.sendText('/deploy presearch');
+    await u.waitForText('How many');
+    await u.press('1');
+    await u.waitForText('Where should');
+    await u.press('🎲 Anywhere');
+    await u.waitForText('Give it a name');
+    await u.sendText('quiet');
+    await u.waitForText('registration code');
+    await u.sendText(code);
+    await u.waitForText('Please check your order');
+    await u.press('✅ Confirm');
+    await u.waitFor((m) => m.kind === 'photo');
+    await u.press(/Simulate payment/);
+    await u.waitForText('quiet</b> is up', { timeoutMs: 15_000 });
+    await u.sendText('/deploy dash');
+    await u.waitForText('How many');
+    await u.press('1');
+    await u.waitForText('Where should');
+    await u.press('🎲 Anywhere');
+    await u.waitForText('Give it a name');
+    await u.sendText('rpc');
+    await u.waitForText('Please check your order');
+    await u.press('✅ Confirm');
+    await u.waitFor((m) => m.kind === 'photo');
+    await u.press(/Simulate payment/);
+    const up = await u.waitForText('rpc</b> is up', { timeoutMs: 15_000 });
+    const password = /rpcpassword: <code>([^<]+)<\/code>/.exec(up.text!)![1]!;
+
+    await h.stop({ keepData: true });
+    await new Promise<void>((resolve) => log.flush(() => resolve()));
+    const text = await readFile(path.join(dataDir, 'logs', 'jukebox.log'), 'utf8');
+    const user = JSON.parse(await readFile(h.app.store.fileOf(921), 'utf8')) as { identity: { mnemonicSealed: string } };
+    const mnemonic = new SecretBox(TEST_KEY).open(user.identity.mnemonicSealed);
+    expect(text.length).toBeGreaterThan(1000); // the log did record the run
+    for (const secret of [mnemonic, mnemonic.split(' ').slice(6).join(' '), code, password, TEST_KEY.toString('hex')]) {
+      expect(text).not.toContain(secret);
+    }
+    // the user file holds them only sealed
+    const raw = await readFile(h.app.store.fileOf(921), 'utf8');
+    for (const secret of [mnemonic, code, password]) expect(raw).not.toContain(secret);
+  });
+});

@@ -131,6 +131,35 @@ describe('bad input at every step of /deploy', () => {
   });
 });
 
+describe('/list', () => {
+  it('pages past one screen, and each button opens that deployment’s status', async () => {
+    const u = h.emu.user({ id: 406 });
+    // twelve orders waiting for payment: placed through the service, as the /deploy flow places them
+    await u.sendText('/start');
+    await u.waitForText('Welcome');
+    for (let i = 1; i <= 12; i++) {
+      await h.app.services.deployments.order(
+        406,
+        { profileId: 'dash-full', count: 1, placement: { kind: 'random' }, name: `order${String(i).padStart(2, '0')}`, inputs: {} },
+        45_000_000,
+      );
+    }
+    await u.sendText('/list');
+    const page1 = await u.waitForText('12 deployments');
+    const labels = (m: typeof page1) => m.reply_markup!.inline_keyboard.flat().map((b) => b.text);
+    expect(page1.text).toContain('Page 1 of 2');
+    expect(labels(page1).filter((l) => l.startsWith('order'))).toHaveLength(8);
+    expect(labels(page1)[0]).toMatch(/^order12 · 1 node · ⏳ awaiting payment$/); // newest first
+    await u.press('More ›');
+    const page2 = await u.waitFor((m, ev) => ev.type === 'edit' && m.message_id === page1.message_id);
+    expect(page2.text).toContain('Page 2 of 2');
+    expect(labels(page2).filter((l) => l.startsWith('order'))).toEqual(['order04', 'order03', 'order02', 'order01'].map((n) => `${n} · 1 node · ⏳ awaiting payment`));
+    await u.press(/^order03/);
+    const status = await u.waitForText('<b>order03</b>');
+    expect(status.text).toContain('Wallet:');
+  });
+});
+
 describe('/help and /cancel', () => {
   it('lists every command with one line each, the same as the command menu', async () => {
     const u = h.emu.user({ id: 404 });

@@ -3,6 +3,7 @@
  * buttons are recognised, /cancel works anywhere, and a restart resumes where the chat stood.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { confirmOrder, fillOrder } from '../helpers/chat.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
 let h: Harness;
@@ -94,16 +95,8 @@ describe('bad input at every step of /deploy', () => {
 
   it('refuses a name the user already uses', async () => {
     const u = h.emu.user({ id: 402 });
-    await u.sendText('/deploy dash');
-    await u.waitForText('How many');
-    await u.press('1');
-    await u.waitForText('Where should');
-    await u.press('🎲 Anywhere');
-    await u.waitForText('Give it a name');
-    await u.sendText('twin');
-    await u.waitForText('Please check your order');
-    await u.press('✅ Confirm');
-    await u.waitFor((m) => m.kind === 'photo');
+    await fillOrder(u, { name: 'twin' });
+    await confirmOrder(u);
     await u.sendText('/deploy dash');
     await u.waitForText('How many');
     await u.press('1');
@@ -116,14 +109,7 @@ describe('bad input at every step of /deploy', () => {
 
   it('handles a double click on Confirm as one order', async () => {
     const u = h.emu.user({ id: 403 });
-    await u.sendText('/deploy dash');
-    await u.waitForText('How many');
-    await u.press('1');
-    await u.waitForText('Where should');
-    await u.press('🎲 Anywhere');
-    await u.waitForText('Give it a name');
-    await u.sendText('once');
-    const summary = await u.waitForText('Please check your order');
+    const summary = await fillOrder(u, { name: 'once' });
     await Promise.all([u.press('✅ Confirm', { messageId: summary.message_id }), u.press('✅ Confirm', { messageId: summary.message_id })]);
     await u.waitFor((m) => m.kind === 'photo');
     await u.waitForAnswer();

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { SimGrid } from '../../src/grid/sim/index.js';
 import { UserStore } from '../../src/store/user-store.js';
 import { BotApiEmulator } from '../../src/telegram/emulator/index.js';
+import { confirmOrder, fillOrder } from '../helpers/chat.js';
 import { eventually } from '../helpers/eventually.js';
 
 const TOKEN = '424242:CRASH-TEST-TOKEN-abcdefghijklmnop';
@@ -66,16 +67,8 @@ describe('a crash in the middle of provisioning', () => {
     const u = emu.user({ id: 777, first_name: 'Crash' });
     await u.sendText('/start');
     await u.waitForText('Welcome', { timeoutMs: 30_000 });
-    await u.sendText('/deploy dash');
-    await u.waitForText('How many');
-    await u.press('2');
-    await u.waitForText('Where should');
-    await u.press('🎲 Anywhere');
-    await u.waitForText('Give it a name');
-    await u.sendText('phoenix');
-    await u.waitForText('Please check your order');
-    await u.press('✅ Confirm');
-    await u.waitFor((m) => m.kind === 'photo');
+    await fillOrder(u, { name: 'phoenix', count: '2' });
+    await confirmOrder(u);
     await u.press(/Simulate payment/);
 
     // node 1 is up and node 2's contract exists on the grid, but its deploy has not returned yet

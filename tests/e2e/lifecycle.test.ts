@@ -4,34 +4,13 @@
  * a failed deployment costs nothing, an unpaid order expires.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
-import type { EmulatedUser } from '../../src/telegram/emulator/index.js';
+import { confirmOrder, deploy, fillOrder } from '../helpers/chat.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
 let h: Harness;
 afterEach(async () => {
   await h?.stop();
 });
-
-async function orderDash(u: EmulatedUser, name: string, count = '1'): Promise<void> {
-  await u.sendText('/deploy');
-  await u.waitForText('What would you like to deploy?');
-  await u.press('Dash full node');
-  await u.waitForText('How many');
-  await u.press(count);
-  await u.waitForText('Where should');
-  await u.press('🎲 Anywhere');
-  await u.waitForText('Give it a name');
-  await u.sendText(name);
-  await u.waitForText('Please check your order');
-  await u.press('✅ Confirm');
-}
-
-async function deployDash(u: EmulatedUser, name: string, count = '1'): Promise<void> {
-  await orderDash(u, name, count);
-  await u.waitFor((m) => m.kind === 'photo');
-  await u.press(/Simulate payment/);
-  await u.waitForText(`${name}</b> is up`, { timeoutMs: 15_000 });
-}
 
 const userFile = async (id: number) => (await h.app.store.get(id))!;
 
@@ -45,8 +24,17 @@ describe('a user deploys, looks, and deletes', () => {
     expect(hello.text).toContain(address);
     expect(h.grid.isValidAddress(address)).toBe(true);
 
-    await orderDash(u, 'Node_One');
-    const qr = await u.waitFor((m) => m.kind === 'photo');
+    await u.sendText('/deploy');
+    await u.waitForText('What would you like to deploy?');
+    await u.press('Dash full node');
+    await u.waitForText('How many');
+    await u.press('1');
+    await u.waitForText('Where should');
+    await u.press('🎲 Anywhere');
+    await u.waitForText('Give it a name');
+    await u.sendText('Node_One');
+    await u.waitForText('Please check your order');
+    const qr = await confirmOrder(u);
     expect(qr.photo!.subarray(1, 4).toString()).toBe('PNG');
     const dep = (await userFile(101)).deployments[0]!;
     expect(dep.state).toBe('awaiting_payment');
@@ -90,7 +78,7 @@ describe('a user deploys, looks, and deletes', () => {
     h = await startHarness();
     const alice = h.emu.user({ id: 201, first_name: 'Alice' });
     const mallory = h.emu.user({ id: 202, first_name: 'Mallory' });
-    await deployDash(alice, 'secret');
+    await deploy(alice, { name: 'secret' });
     const aliceDep = (await userFile(201)).deployments[0]!;
 
     await mallory.sendText('/status secret');
@@ -99,8 +87,8 @@ describe('a user deploys, looks, and deletes', () => {
     await mallory.waitForText('You have no deployment called “secret”');
 
     // Mallory's own order, then buttons forged with Alice's deployment id and Alice's flow token
-    await orderDash(mallory, 'mine');
-    const malloryPay = await mallory.waitFor((m) => m.kind === 'photo');
+    await fillOrder(mallory, { name: 'mine' });
+    const malloryPay = await confirmOrder(mallory);
     await alice.sendText('/delete');
     const aliceQuestion = await alice.waitForText('Which deployment should I delete?');
     const aliceButton = aliceQuestion.reply_markup!.inline_keyboard[0]![0]!.callback_data!;
@@ -121,8 +109,8 @@ describe('money is safe when things go wrong', () => {
   it('rolls back a deployment the grid cannot finish and leaves the balance whole', async () => {
     h = await startHarness();
     const u = h.emu.user({ id: 301 });
-    await orderDash(u, 'doomed');
-    await u.waitFor((m) => m.kind === 'photo');
+    await fillOrder(u, { name: 'doomed' });
+    await confirmOrder(u);
     h.grid.failNextDeploy('disk failure', 3);
     await u.press(/Simulate payment/);
     const failed = await u.waitForText('could not be deployed', { timeoutMs: 15_000 });
@@ -137,8 +125,8 @@ describe('money is safe when things go wrong', () => {
   it('retries a node that fails on another node, and the user sees only success', async () => {
     h = await startHarness();
     const u = h.emu.user({ id: 302 });
-    await orderDash(u, 'lucky');
-    await u.waitFor((m) => m.kind === 'photo');
+    await fillOrder(u, { name: 'lucky' });
+    await confirmOrder(u);
     h.grid.failNextDeploy('flaky node', 1);
     await u.press(/Simulate payment/);
     await u.waitForText('lucky</b> is up', { timeoutMs: 15_000 });
@@ -151,8 +139,8 @@ describe('money is safe when things go wrong', () => {
   it('cancels an order whose payment never comes, charging nothing', async () => {
     h = await startHarness({ paymentTimeoutMs: 300 });
     const u = h.emu.user({ id: 303 });
-    await orderDash(u, 'unpaid');
-    await u.waitFor((m) => m.kind === 'photo');
+    await fillOrder(u, { name: 'unpaid' });
+    await confirmOrder(u);
     const msg = await u.waitForText('No payment for', { timeoutMs: 10_000 });
     expect(msg.text).toContain('Nothing was charged');
     expect((await userFile(303)).deployments[0]!.state).toBe('failed');
@@ -161,8 +149,8 @@ describe('money is safe when things go wrong', () => {
   it('credits a payment that arrives on its own and says how much is still missing before that', async () => {
     h = await startHarness();
     const u = h.emu.user({ id: 304 });
-    await orderDash(u, 'manual');
-    await u.waitFor((m) => m.kind === 'photo');
+    await fillOrder(u, { name: 'manual' });
+    await confirmOrder(u);
     const user = await userFile(304);
     const required = user.deployments[0]!.payment!.required;
     await h.grid.fund(user.identity.address, required - 1e7);

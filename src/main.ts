@@ -8,7 +8,7 @@ import path from 'node:path';
 import { createApp, type App } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { SimGrid } from './grid/sim/index.js';
-import { createLogger, type Logger } from './log.js';
+import { closeLogger, createLogger, type Logger } from './log.js';
 import { BotApiEmulator } from './telegram/emulator/index.js';
 import { startTerminalChat } from './telegram/terminal-chat.js';
 
@@ -100,7 +100,7 @@ async function main(): Promise<void> {
       await app.stop();
       await grid.close();
       await emu?.stop();
-      log.flush();
+      await closeLogger(log);
       process.exit(0);
     })();
     return stopping;

@@ -39,16 +39,16 @@ export function ceilToTft(units: Units): Units {
 }
 
 export function add(a: Units, b: Units): Units {
-  return assertUnits(a + b, 'sum');
+  return assertUnits(assertUnits(a) + assertUnits(b), 'sum');
 }
 
 export function sub(a: Units, b: Units): Units {
-  return assertUnits(a - b, 'difference');
+  return assertUnits(assertUnits(a) - assertUnits(b), 'difference');
 }
 
 export function mul(a: Units, factor: number): Units {
   if (!Number.isSafeInteger(factor)) throw new RangeError(`factor must be an integer, got ${factor}`);
-  return assertUnits(a * factor, 'product');
+  return assertUnits(assertUnits(a) * factor, 'product');
 }
 
 export const HOUR_MS = 3_600_000;

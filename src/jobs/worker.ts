@@ -27,6 +27,9 @@ export class JobWorker implements JobQueue {
   private readonly active = new Map<string, JobRecord>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly queued = new Set<string>();
+  private readonly running = new Set<string>();
+  /** nudged while running: runs again as soon as it returns, instead of at its next turn */
+  private readonly nudged = new Set<string>();
   private stopping = false;
 
   constructor(
@@ -68,7 +71,9 @@ export class JobWorker implements JobQueue {
 
   nudge(deploymentId: string): void {
     for (const job of this.active.values()) {
-      if (job.deploymentId === deploymentId && this.timers.has(job.id)) {
+      if (job.deploymentId !== deploymentId) continue;
+      if (this.running.has(job.id)) this.nudged.add(job.id);
+      else if (this.timers.has(job.id)) {
         clearTimeout(this.timers.get(job.id));
         this.timers.delete(job.id);
         this.schedule(job);
@@ -121,6 +126,7 @@ export class JobWorker implements JobQueue {
 
   private async run(job: JobRecord): Promise<void> {
     const journal = new Journal(job, (j) => this.store.save(j), this.clock);
+    this.running.add(job.id);
     try {
       const result = await this.handlers[job.type](journal);
       if ('done' in result) {
@@ -128,7 +134,7 @@ export class JobWorker implements JobQueue {
         this.active.delete(job.id);
         this.log.info({ job: job.id }, 'job finished');
       } else {
-        this.schedule(job, result.retryAfterMs);
+        this.schedule(job, this.nudged.has(job.id) ? 0 : result.retryAfterMs);
       }
     } catch (err) {
       job.failures += 1;
@@ -136,6 +142,9 @@ export class JobWorker implements JobQueue {
       this.log.error({ err, job: job.id, failures: job.failures, retryInMs: backoff }, 'job step failed; will retry');
       await this.store.save(job).catch(() => undefined);
       this.schedule(job, backoff);
+    } finally {
+      this.running.delete(job.id);
+      this.nudged.delete(job.id);
     }
   }
 }

@@ -92,7 +92,13 @@ export class UserStore {
     const doc: Doc = new Low<unknown>(new JSONFile(this.fileOf(userId)), null);
     await doc.read();
     if (doc.data != null) {
-      const parsed = UserSchema.safeParse(migrate(doc.data as Record<string, unknown>));
+      let raw: Record<string, unknown>;
+      try {
+        raw = migrate(doc.data as Record<string, unknown>);
+      } catch (e) {
+        throw new Error(`user file ${this.fileOf(userId)}: ${(e as Error).message}`);
+      }
+      const parsed = UserSchema.safeParse(raw);
       if (!parsed.success) throw new Error(`user file ${this.fileOf(userId)} is invalid: ${parsed.error.message}`);
       doc.data = parsed.data;
     }

@@ -8,7 +8,7 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { SecretBox } from '../../src/chain/secret-box.js';
-import { createLogger } from '../../src/log.js';
+import { closeLogger, createLogger } from '../../src/log.js';
 import { deploy } from '../helpers/chat.js';
 import { eventually } from '../helpers/eventually.js';
 import { startHarness, TEST_KEY, type Harness } from '../helpers/harness.js';
@@ -72,7 +72,7 @@ describe('secrets', () => {
     const password = /rpcpassword: <code>([^<]+)<\/code>/.exec(up.text!)![1]!;
 
     await h.stop({ keepData: true });
-    await new Promise<void>((resolve) => log.flush(() => resolve()));
+    await closeLogger(log);
     const text = await readFile(path.join(dataDir, 'logs', 'jukebox.log'), 'utf8');
     const user = JSON.parse(await readFile(h.app.store.fileOf(921), 'utf8')) as { identity: { mnemonicSealed: string } };
     const mnemonic = new SecretBox(TEST_KEY).open(user.identity.mnemonicSealed);

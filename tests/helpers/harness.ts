@@ -53,6 +53,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     return { grid, app };
   };
   let { grid, app } = await build();
+  let stopped = false;
   const h: Harness = {
     emu,
     get grid() {
@@ -68,6 +69,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       ({ grid, app } = await build());
     },
     async stop({ keepData = false } = {}) {
+      if (stopped) return;
+      stopped = true;
       await app.stop();
       await grid.close();
       if (!opts.emu) await emu.stop();

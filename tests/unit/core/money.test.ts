@@ -108,7 +108,10 @@ describe('arithmetic guards', () => {
     expect(() => add(0.5, 1)).toThrow(RangeError);
     expect(() => sub(1, 0.25)).toThrow(RangeError);
     expect(() => mul(3, 1.5)).toThrow(RangeError);
-    expect(() => add(0.5, 1)).toThrow(/sum/);
+    // fractions that would cancel out are refused too: the inputs must be units already
+    expect(() => add(0.5, 0.5)).toThrow(RangeError);
+    expect(() => sub(1.5, 0.5)).toThrow(RangeError);
+    expect(() => mul(1.5, 2)).toThrow(RangeError);
   });
 
   it('assertUnits names what was wrong and refuses NaN and infinities', () => {

@@ -1,0 +1,129 @@
+/** Settings from the environment: defaults for a first local run, clear errors for bad values. */
+import { describe, it, expect } from '@jest/globals';
+import path from 'node:path';
+import { ConfigError, loadConfig } from '../../../src/config.js';
+
+const TOKEN = '123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw';
+const KEY = 'a'.repeat(64);
+const MNEMONIC_12 = 'legal winner thank year wave sausage worth useful legal winner thank yellow';
+
+function configError(env: Record<string, string | undefined>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    expect((e as Error).name).toBe('ConfigError');
+    return e as ConfigError;
+  }
+  throw new Error(`expected a ConfigError for ${JSON.stringify(Object.keys(env))}`);
+}
+
+describe('loadConfig', () => {
+  it('with no environment at all: local mode, terminal chat, simulated grid, no logs on stdout', () => {
+    const c = loadConfig({});
+    expect(c.telegram).toEqual({ mode: 'local', chat: 'terminal', userId: 1001 });
+    expect(c.grid).toEqual({ kind: 'sim', seed: 42, deployMs: 6_000, failureRate: 0 });
+    expect(c.masterKeyHex).toBeUndefined();
+    expect(c.logToStdout).toBe(false); // stdout is the chat
+    expect(c.logLevel).toBe('info');
+    expect(c.paymentTimeoutMs).toBe(30 * 60_000);
+    expect(c.depositPollMs).toBe(10_000);
+    expect(c.jobConcurrency).toBe(4);
+    expect(c.userCacheSize).toBe(2000);
+    expect(c.dataDir).toBe(path.resolve(process.cwd(), 'data'));
+  });
+
+  it('treats empty variables as unset (as `FOO=` in a .env file)', () => {
+    expect(loadConfig({ TELEGRAM_BOT_TOKEN: '', GRID_NETWORK: '', JUKEBOX_MASTER_KEY: '', DATA_DIR: '' })).toEqual(loadConfig({}));
+  });
+
+  it('resolves DATA_DIR to an absolute path', () => {
+    const c = loadConfig({ DATA_DIR: 'some/relative/dir' });
+    expect(path.isAbsolute(c.dataDir)).toBe(true);
+    expect(c.dataDir).toBe(path.join(process.cwd(), 'some', 'relative', 'dir'));
+    expect(loadConfig({ DATA_DIR: '/srv/jukebox/' }).dataDir).toBe('/srv/jukebox');
+  });
+
+  it('a bot token switches to remote mode, with logs on stdout', () => {
+    const c = loadConfig({ TELEGRAM_BOT_TOKEN: TOKEN });
+    expect(c.telegram).toEqual({ mode: 'remote', token: TOKEN });
+    expect(c.logToStdout).toBe(true);
+    const withRoot = loadConfig({ TELEGRAM_BOT_TOKEN: TOKEN, TELEGRAM_API_ROOT: 'http://127.0.0.1:8081/' });
+    expect(withRoot.telegram).toEqual({ mode: 'remote', token: TOKEN, apiRoot: 'http://127.0.0.1:8081/' });
+  });
+
+  it('local mode without the terminal chat logs to stdout; LOG_STDOUT overrides either way', () => {
+    expect(loadConfig({ LOCAL_CHAT: 'off' }).logToStdout).toBe(true);
+    expect(loadConfig({ LOG_STDOUT: 'yes' }).logToStdout).toBe(true);
+    expect(loadConfig({ TELEGRAM_BOT_TOKEN: TOKEN, LOG_STDOUT: '0' }).logToStdout).toBe(false);
+  });
+
+  it('converts seconds and minutes to milliseconds', () => {
+    const c = loadConfig({ SIM_DEPLOY_SECONDS: '0.5', DEPOSIT_POLL_SECONDS: '2', PAYMENT_TIMEOUT_MINUTES: '5' });
+    expect(c.grid).toMatchObject({ kind: 'sim', deployMs: 500 });
+    expect(c.depositPollMs).toBe(2_000);
+    expect(c.paymentTimeoutMs).toBe(300_000);
+  });
+
+  it('a real grid with a mnemonic and a master key', () => {
+    const c = loadConfig({ GRID_NETWORK: 'main', GRID_MNEMONIC: `  ${MNEMONIC_12}\n`, JUKEBOX_MASTER_KEY: KEY });
+    expect(c.grid).toEqual({ kind: 'tfgrid', network: 'main', mnemonic: MNEMONIC_12 });
+    expect(c.masterKeyHex).toBe(KEY);
+  });
+
+  it('a malformed bot token is refused, naming the variable but not echoing the value', () => {
+    const e = configError({ TELEGRAM_BOT_TOKEN: 'not-a-token-AAHdqTcvCH1vGWJxfSeofSAs' });
+    expect(e.message).toContain('TELEGRAM_BOT_TOKEN');
+    expect(e.message).not.toContain('AAHdqTcvCH1vGWJxfSeofSAs');
+  });
+
+  it.each(['abc', 'a'.repeat(63), 'g'.repeat(64), 'a'.repeat(65)])('master key %j is refused', (key) => {
+    expect(configError({ JUKEBOX_MASTER_KEY: key }).message).toContain('JUKEBOX_MASTER_KEY');
+  });
+
+  it('GRID_NETWORK without GRID_MNEMONIC is refused', () => {
+    expect(configError({ GRID_NETWORK: 'test', JUKEBOX_MASTER_KEY: KEY }).message).toMatch(/GRID_NETWORK.*GRID_MNEMONIC/);
+  });
+
+  it('GRID_MNEMONIC without GRID_NETWORK is refused', () => {
+    expect(configError({ GRID_MNEMONIC: MNEMONIC_12, JUKEBOX_MASTER_KEY: KEY }).message).toMatch(/GRID_NETWORK/);
+  });
+
+  it('an unknown GRID_NETWORK is refused', () => {
+    expect(configError({ GRID_NETWORK: 'mainnet', GRID_MNEMONIC: MNEMONIC_12, JUKEBOX_MASTER_KEY: KEY }).message).toContain(
+      'GRID_NETWORK',
+    );
+  });
+
+  it('a mnemonic of 11 (or 13) words is refused without echoing it', () => {
+    const eleven = MNEMONIC_12.split(' ').slice(0, 11).join(' ');
+    const e = configError({ GRID_NETWORK: 'main', GRID_MNEMONIC: eleven, JUKEBOX_MASTER_KEY: KEY });
+    expect(e.message).toContain('GRID_MNEMONIC');
+    expect(e.message).not.toContain('sausage');
+    expect(configError({ GRID_NETWORK: 'main', GRID_MNEMONIC: `${MNEMONIC_12} extra`, JUKEBOX_MASTER_KEY: KEY }).message).toContain(
+      'GRID_MNEMONIC',
+    );
+  });
+
+  it('a real grid without a master key is refused (user wallets hold real money)', () => {
+    expect(configError({ GRID_NETWORK: 'main', GRID_MNEMONIC: MNEMONIC_12 }).message).toContain('JUKEBOX_MASTER_KEY');
+  });
+
+  it.each([
+    ['JOB_CONCURRENCY', '0'],
+    ['USER_CACHE_SIZE', '5'],
+    ['SIM_FAILURE_RATE', '1.5'],
+    ['LOG_LEVEL', 'verbose'],
+    ['LOCAL_USER_ID', '-3'],
+    ['LOG_STDOUT', 'maybe'],
+    ['TELEGRAM_API_ROOT', 'not a url'],
+  ])('%s=%j is refused with an error naming it', (name, value) => {
+    expect(configError({ [name]: value }).message).toContain(name);
+  });
+
+  it('reports every bad variable at once', () => {
+    const e = configError({ JOB_CONCURRENCY: '0', JUKEBOX_MASTER_KEY: 'zz' });
+    expect(e.message).toContain('JOB_CONCURRENCY');
+    expect(e.message).toContain('JUKEBOX_MASTER_KEY');
+  });
+});

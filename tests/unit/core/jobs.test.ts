@@ -213,6 +213,32 @@ describe('JobWorker', () => {
     await w.stop();
   });
 
+  it('a nudge that arrives while the job is running makes it run again right after', async () => {
+    let release!: () => void;
+    let handler: JobHandler = async () => ({ done: true });
+    const inFirstRun = new Promise<void>((entered) => {
+      let calls = 0;
+      handler = async () => {
+        calls += 1;
+        if (calls === 1) {
+          entered();
+          await new Promise<void>((r) => (release = r));
+          return { retryAfterMs: 60_000 };
+        }
+        return { done: true };
+      };
+    });
+    const w = worker((j) => handler(j));
+    await w.start();
+    await w.enqueue('provision', 7, 'd1');
+    await inFirstRun;
+    w.nudge('d1'); // "I have paid" while the payment check is in flight
+    release();
+    await w.idle();
+    expect(w.pendingCount()).toBe(0); // ran again at once, not in 60 s
+    await w.stop();
+  });
+
   it('a handler that throws is retried later, with the failure counted on disk', async () => {
     const h = scripted([new Error('grid unreachable'), { done: true }]);
     const w = worker(h.handler);

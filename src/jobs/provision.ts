@@ -60,8 +60,14 @@ export function provisionJob(deps: JobDeps): JobHandler {
     return outbox.send(user.chatId, msg);
   }
 
-  /** One message per order shows the progress, edited as nodes come up. */
-  async function progress(j: Journal, user: User, text: string): Promise<void> {
+  /**
+   * One message per order shows the progress, edited as nodes come up (Telegram allows a chat about
+   * one message a second, so a message per step would be throttled). It opens with the payment
+   * receipt when there was one.
+   */
+  async function progress(j: Journal, user: User, line: string): Promise<void> {
+    const receipt = j.note<string>('receipt');
+    const text = receipt ? `${receipt}\n${line}` : line;
     const id = j.note<number>('progress-message');
     if (id !== undefined) await outbox.edit(user.chatId, id, { text }, 'notice').catch(() => undefined);
     else {
@@ -210,7 +216,7 @@ export function provisionJob(deps: JobDeps): JobHandler {
         return { done: true };
       }
       d = await setDeployment(userId, d.id, (x) => transition(x, 'provisioning', clock.now(), 'job', 'payment received'));
-      await say(user, { text: `💰 Payment received: your balance is ${formatTft(balance)}. Deploying <b>${esc(d!.name)}</b> now.` });
+      await j.record('receipt', `💰 Payment received: your balance is ${formatTft(balance)}.`);
     }
     if (!d || d.state !== 'provisioning') return { done: true };
     const profile = profileById(d.profileId);
@@ -246,7 +252,6 @@ export function provisionJob(deps: JobDeps): JobHandler {
     user = (await store.get(userId))!;
     const secrets = deps.deployments.generatedSecrets(d!);
     const secretLines = Object.entries(secrets).map(([k, v]) => `${esc(k)}: <code>${esc(v)}</code>`);
-    await progress(j, user, `🔧 Deploying <b>${esc(d!.name)}</b>: all ${plural(d!.count, 'node')} up.`);
     await say(user, {
       text: [
         `✅ <b>${esc(d!.name)}</b> is up: ${plural(d!.count, 'node')}, ${formatTft(d!.hourlyCost)}/h.`,

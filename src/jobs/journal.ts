@@ -26,6 +26,17 @@ export class Journal {
     return this.last(step, 'done')?.data as T | undefined;
   }
 
+  /** The data recorded when the step was last begun. */
+  begunWith<T>(step: string): T | undefined {
+    return this.last(step, 'begin')?.data as T | undefined;
+  }
+
+  /** Begun and not done since: an earlier run stopped in the middle of it. */
+  isInterrupted(step: string): boolean {
+    const begun = this.job.journal.findLastIndex((e) => e.step === step && e.phase === 'begin');
+    return begun >= 0 && !this.job.journal.slice(begun).some((e) => e.step === step && e.phase === 'done');
+  }
+
   /** How many times the step was begun: a step begun but not done was interrupted. */
   attempts(step: string): number {
     return this.job.journal.filter((e) => e.step === step && e.phase === 'begin').length;

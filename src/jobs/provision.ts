@@ -17,6 +17,8 @@ import type { JobDeps } from './deps.js';
 import type { Journal } from './journal.js';
 import type { JobHandler, JobResult } from './worker.js';
 
+type Ending = { kind: 'up' } | { kind: 'rolled_back'; reason: string } | { kind: 'expired'; reason: string };
+
 /** Attempts per node before the order is rolled back; each retry goes to another node. */
 const ATTEMPTS_PER_NODE = 3;
 const RETRYABLE = new Set(['no_capacity', 'node_down', 'no_public_ip', 'workload_error', 'timeout']);
@@ -76,22 +78,63 @@ export function provisionJob(deps: JobDeps): JobHandler {
     }
   }
 
-  async function rollback(j: Journal, user: User, d: Deployment, identity: Identity, reason: string): Promise<JobResult> {
-    await j.begin('rollback', { reason });
-    const cancelled = await sweep(identity, d.projectName);
-    await setDeployment(user.id, d.id, (x) =>
-      transition({ ...x, nodes: x.nodes.map((n) => ({ ...n, state: 'deleted' as const })) }, 'failed', clock.now(), 'job', reason),
-    );
-    await j.done('rollback', { cancelled });
-    const balance = await wallet.balance(user);
-    log.warn({ user: user.id, deployment: d.id, reason, cancelled }, 'provisioning rolled back');
-    await say(user, {
-      text:
-        `❌ <b>${esc(d.name)}</b> could not be deployed: ${esc(reason)}.\n` +
-        `Everything that was created has been removed${cancelled.length ? ` (${plural(cancelled.length, 'contract')} cancelled)` : ''}, ` +
-        `and nothing was charged. Your balance is ${formatTft(balance)}.\nYou can try again with /deploy.`,
-    });
+  /**
+   * How an order ends, as one journaled step: it is begun with what happened, does only idempotent
+   * work (cancel what is left, move the state, tell the user), and is done last. A run interrupted
+   * in the middle finishes it on resume, so the user is always told (at worst twice, never not).
+   */
+  async function end(j: Journal, user: User, d: Deployment, ending: Ending): Promise<JobResult> {
+    if (!j.isInterrupted('end')) await j.begin('end', ending);
+    const now = clock.now();
+    if (ending.kind === 'expired') {
+      await setDeployment(user.id, d.id, (x) => (x.state === 'failed' ? x : transition(x, 'failed', now, 'job', ending.reason)));
+      await say(user, {
+        text:
+          `⌛ Order <b>${esc(d.name)}</b> is cancelled: ${esc(ending.reason)}. ` +
+          `Nothing was charged; TFT that arrive later stay in your wallet for your next /deploy.`,
+      });
+    } else if (ending.kind === 'rolled_back') {
+      const cancelled = [...(j.result<number[]>('sweep') ?? []), ...(await sweep(users.identityOf(user), d.projectName))];
+      await j.done('sweep', cancelled);
+      await setDeployment(user.id, d.id, (x) =>
+        x.state === 'failed'
+          ? x
+          : transition({ ...x, nodes: x.nodes.map((n) => ({ ...n, state: 'deleted' as const })) }, 'failed', now, 'job', ending.reason),
+      );
+      const balance = await wallet.balance(user);
+      log.warn({ user: user.id, deployment: d.id, reason: ending.reason, cancelled }, 'provisioning rolled back');
+      await say(user, {
+        text:
+          `❌ <b>${esc(d.name)}</b> could not be deployed: ${esc(ending.reason)}.\n` +
+          `Everything that was created has been removed${cancelled.length ? ` (${plural(cancelled.length, 'contract')} cancelled)` : ''}, ` +
+          `and nothing was charged. Your balance is ${formatTft(balance)}.\nYou can try again with /deploy.`,
+      });
+    } else {
+      const nodes = Array.from({ length: d.count }, (_, k) => j.result<NodeInstance>(`node:${k + 1}`)!);
+      const hourlyCost = nodes.reduce((sum, n) => sum + n.hourlyCost, 0);
+      const active = (await setDeployment(user.id, d.id, (x) =>
+        x.state === 'active' ? x : transition({ ...x, nodes, hourlyCost }, 'active', now, 'job'),
+      ))!;
+      await say(user, { text: upMessage(active, nodes) });
+      log.info({ user: user.id, deployment: d.id, nodes: nodes.map((n) => n.nodeId) }, 'deployment active');
+    }
+    await j.done('end');
     return { done: true };
+  }
+
+  function upMessage(d: Deployment, nodes: NodeInstance[]): string {
+    const profile = profileById(d.profileId)!;
+    const secrets = Object.entries(deps.deployments.generatedSecrets(d)).map(([k, v]) => `${esc(k)}: <code>${esc(v)}</code>`);
+    return [
+      `✅ <b>${esc(d.name)}</b> is up: ${plural(d.count, 'node')}, ${formatTft(d.hourlyCost)}/h.`,
+      '',
+      nodesBlock({ profile, nodes }),
+      '',
+      esc(profile.howToReach(nodes[0]?.publicIp)),
+      ...(secrets.length ? ['', 'Keep these safe; this is the only time the chat shows them:', ...secrets] : []),
+      '',
+      `See it any time with /status ${esc(d.name)}.`,
+    ].join('\n');
   }
 
   /** Cancels every contract of the project; returns their ids. */
@@ -197,9 +240,10 @@ export function provisionJob(deps: JobDeps): JobHandler {
 
   return async (j) => {
     const { userId, deploymentId } = j.job;
-    let user = await store.get(userId);
+    const user = await store.get(userId);
     let d = user?.deployments.find((x) => x.id === deploymentId);
     if (!user || !d) return { done: true };
+    if (j.isInterrupted('end')) return end(j, user, d, j.begunWith<Ending>('end')!);
 
     if (d.state === 'awaiting_payment') {
       await wallet.syncDeposits(userId);
@@ -207,13 +251,7 @@ export function provisionJob(deps: JobDeps): JobHandler {
       if (balance < (d.payment?.required ?? 0)) {
         if (clock.now() < (d.payment?.expiresAt ?? 0)) return { retryAfterMs: deps.depositPollMs };
         const minutes = Math.round(deps.paymentTimeoutMs / 60_000);
-        await setDeployment(userId, d.id, (x) => transition(x, 'failed', clock.now(), 'job', `no payment arrived within ${minutes} minutes`));
-        await say(user, {
-          text:
-            `⌛ No payment for <b>${esc(d.name)}</b> arrived within ${minutes} minutes, so the order is cancelled. ` +
-            `Nothing was charged; TFT that arrive later stay in your wallet for your next /deploy.`,
-        });
-        return { done: true };
+        return end(j, user, d, { kind: 'expired', reason: `no payment arrived within ${minutes} minutes` });
       }
       d = await setDeployment(userId, d.id, (x) => transition(x, 'provisioning', clock.now(), 'job', 'payment received'));
       await j.record('receipt', `💰 Payment received: your balance is ${formatTft(balance)}.`);
@@ -235,7 +273,7 @@ export function provisionJob(deps: JobDeps): JobHandler {
     let plan = j.result<PlannedNode[]>('plan');
     if (!plan) {
       const p = await planner.plan(profile, d.count, d.placement);
-      if (!p.ok) return rollback(j, user, d, identity, p.reason);
+      if (!p.ok) return end(j, user, d, { kind: 'rolled_back', reason: p.reason });
       plan = p.nodes;
       await j.done('plan', plan);
     }
@@ -244,30 +282,8 @@ export function provisionJob(deps: JobDeps): JobHandler {
       if (j.isDone(`node:${i}`)) continue;
       await progress(j, user, `🔧 Deploying <b>${esc(d.name)}</b>: node ${i} of ${d.count}…`);
       const r = await deployNode(j, user, d, profile, identity, i, plan);
-      if (!r.ok) return rollback(j, user, d, identity, r.reason);
+      if (!r.ok) return end(j, user, d, { kind: 'rolled_back', reason: r.reason });
     }
-
-    const nodes = Array.from({ length: d.count }, (_, k) => j.result<NodeInstance>(`node:${k + 1}`)!);
-    d = await setDeployment(userId, d.id, (x) => transition({ ...x, nodes, hourlyCost: nodes.reduce((s, n) => s + n.hourlyCost, 0) }, 'active', clock.now(), 'job'));
-    user = (await store.get(userId))!;
-    const secrets = deps.deployments.generatedSecrets(d!);
-    const secretLines = Object.entries(secrets).map(([k, v]) => `${esc(k)}: <code>${esc(v)}</code>`);
-    await say(user, {
-      text: [
-        `✅ <b>${esc(d!.name)}</b> is up: ${plural(d!.count, 'node')}, ${formatTft(d!.hourlyCost)}/h.`,
-        '',
-        nodesBlock({
-          profile,
-          nodes,
-        }),
-        '',
-        esc(profile.howToReach(nodes[0]?.publicIp)),
-        ...(secretLines.length ? ['', 'Keep these safe; this is the only time the chat shows them:', ...secretLines] : []),
-        '',
-        `See it any time with /status ${esc(d!.name)}.`,
-      ].join('\n'),
-    });
-    log.info({ user: userId, deployment: d!.id, nodes: nodes.map((n) => n.nodeId) }, 'deployment active');
-    return { done: true };
+    return end(j, user, d, { kind: 'up' });
   };
 }

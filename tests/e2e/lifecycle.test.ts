@@ -4,7 +4,10 @@
  * a failed deployment costs nothing, an unpaid order expires.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { confirmOrder, deploy, fillOrder } from '../helpers/chat.js';
+import { eventually } from '../helpers/eventually.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
 let h: Harness;
@@ -141,7 +144,7 @@ describe('money is safe when things go wrong', () => {
     const u = h.emu.user({ id: 303 });
     await fillOrder(u, { name: 'unpaid' });
     await confirmOrder(u);
-    const msg = await u.waitForText('No payment for', { timeoutMs: 10_000 });
+    const msg = await u.waitForText('is cancelled: no payment arrived within', { timeoutMs: 10_000 });
     expect(msg.text).toContain('Nothing was charged');
     expect((await userFile(303)).deployments[0]!.state).toBe('failed');
   });
@@ -161,5 +164,29 @@ describe('money is safe when things go wrong', () => {
     await u.waitForText('manual</b> is up', { timeoutMs: 15_000 });
     const credits = (await userFile(304)).credits;
     expect(credits.map((c) => c.amount)).toEqual([required - 1e7, 1e7]);
+  });
+});
+
+describe('a crash after the outcome but before the user heard of it', () => {
+  it('tells the user on the next start', async () => {
+    h = await startHarness();
+    const u = h.emu.user({ id: 305 });
+    await deploy(u, { name: 'told' });
+    // put the finished job back as it was on disk just before its last step ("end") was done
+    const doneDir = path.join(h.dataDir, 'jobs', 'done');
+    await eventually('the job is filed as done', async () => (await readdir(doneDir)).length === 1);
+    const [file] = await readdir(doneDir);
+    const job = JSON.parse(await readFile(path.join(doneDir, file!), 'utf8')) as { journal: { step: string; phase: string }[] };
+    expect(job.journal.at(-1)).toMatchObject({ step: 'end', phase: 'done' });
+    job.journal.pop();
+    await writeFile(path.join(h.dataDir, 'jobs', file!), JSON.stringify(job));
+    await rm(path.join(doneDir, file!));
+
+    await h.restart();
+    const again = await u.waitForText('told</b> is up', { timeoutMs: 10_000 });
+    expect(again.text).toContain('rpcpassword');
+    expect((await userFile(305)).deployments[0]!.state).toBe('active');
+    const user = await userFile(305);
+    expect((await h.grid.contractsOf(user.identity.address)).filter((c) => c.state === 'created')).toHaveLength(1);
   });
 });

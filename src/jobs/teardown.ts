@@ -15,31 +15,30 @@ export function teardownJob(deps: JobDeps): JobHandler {
     const { userId, deploymentId } = j.job;
     const user = await store.get(userId);
     const d = user?.deployments.find((x) => x.id === deploymentId);
-    if (!user || !d || d.state !== 'deleting') return { done: true };
-    const identity = users.identityOf(user);
+    if (!user || !d) return { done: true };
+    const resumedAfterDeletion = d.state === 'deleted' && j.isDone('contracts-cancelled');
+    if (d.state !== 'deleting' && !resumedAfterDeletion) return { done: true };
 
-    const cancelled: number[] = [];
-    for (const n of d.nodes.filter((x) => x.state !== 'deleted')) {
-      cancelled.push(...(await grid.deleteDeployment(identity, d.projectName, n.gridName)));
+    if (d.state === 'deleting') {
+      const identity = users.identityOf(user);
+      const cancelled: number[] = [];
+      for (const n of d.nodes.filter((x) => x.state !== 'deleted')) {
+        cancelled.push(...(await grid.deleteDeployment(identity, d.projectName, n.gridName)));
+      }
+      const leftovers = (await grid.listContracts(identity, { projectPrefix: d.projectName })).filter((c) => c.projectName === d.projectName);
+      for (const c of leftovers) {
+        await grid.cancelContract(identity, c.contractId);
+        cancelled.push(c.contractId);
+      }
+      await j.done('contracts-cancelled', [...(j.result<number[]>('contracts-cancelled') ?? []), ...cancelled]);
+      await store.update(userId, (u) => {
+        const i = u.deployments.findIndex((x) => x.id === d.id);
+        const cur = u.deployments[i]!;
+        u.deployments[i] = transition({ ...cur, nodes: cur.nodes.map((n) => ({ ...n, state: 'deleted' as const })) }, 'deleted', clock.now(), 'job');
+      });
     }
-    const leftovers = (await grid.listContracts(identity, { projectPrefix: d.projectName })).filter((c) => c.projectName === d.projectName);
-    for (const c of leftovers) {
-      await grid.cancelContract(identity, c.contractId);
-      cancelled.push(c.contractId);
-    }
-    await j.done('contracts-cancelled', { cancelled });
-
-    await store.update(userId, (u) => {
-      const i = u.deployments.findIndex((x) => x.id === d.id);
-      const cur = u.deployments[i]!;
-      u.deployments[i] = transition(
-        { ...cur, nodes: cur.nodes.map((n) => ({ ...n, state: 'deleted' as const })) },
-        'deleted',
-        clock.now(),
-        'job',
-        `${cancelled.length} contracts cancelled`,
-      );
-    });
+    // told last: a crash before this line tells the user on the next start
+    const cancelled = j.result<number[]>('contracts-cancelled') ?? [];
     log.info({ user: userId, deployment: d.id, cancelled }, 'deployment deleted');
     const balance = await wallet.balance(user);
     await outbox.send(user.chatId, {

@@ -37,7 +37,9 @@ function banner(config: Config, emu: BotApiEmulator, keyFile: string | undefined
     t.mode === 'local' && t.chat === 'terminal' ? `  • this terminal as your Telegram chat (you are user ${t.userId})` : '',
     keyFile ? `  • a master key generated for local use in ${rel(keyFile)}` : '',
     '',
-    'Type /deploy to begin, /help for every command. Type a number to press a button. Ctrl-D or Ctrl-C quits.',
+    t.mode === 'local' && t.chat === 'terminal'
+      ? 'Type /deploy to begin, /help for every command. Type a number to press a button. Ctrl-D or Ctrl-C quits.'
+      : 'The terminal chat is off (LOCAL_CHAT=off): nobody is chatting, the bot just waits.',
     'To talk to real Telegram instead: TELEGRAM_BOT_TOKEN=<token from @BotFather> npm start',
     `Logs: ${rel(path.join(config.dataDir, 'logs', 'jukebox.log'))} (npm run logs).`,
     '',

@@ -1,0 +1,84 @@
+/**
+ * Local mode as a newcomer meets it: the real process with no settings, talked to through its
+ * terminal chat (stdin/stdout). Buttons are numbered choices, the payment QR is drawn, the simulated
+ * payment deploys the node, and Ctrl-D ends the process cleanly.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const ANSI = /\x1b\[[0-9;]*[A-Za-z]/g;
+
+let dataDir: string;
+beforeAll(async () => {
+  dataDir = await mkdtemp(path.join(os.tmpdir(), 'jukebox-local-'));
+});
+afterAll(async () => {
+  await rm(dataDir, { recursive: true, force: true });
+});
+
+/** The terminal as a stream of text, with a way to wait for something to appear after a point. */
+class Screen {
+  text = '';
+  private waiters: { from: number; match: RegExp; resolve: (i: number) => void }[] = [];
+  constructor(child: ChildProcessWithoutNullStreams) {
+    child.stdout.on('data', (d: Buffer) => {
+      this.text += d.toString('utf8').replace(ANSI, '');
+      this.waiters = this.waiters.filter((w) => {
+        const i = this.text.slice(w.from).search(w.match);
+        if (i >= 0) w.resolve(w.from + i);
+        return i < 0;
+      });
+    });
+  }
+  /** Resolves with the position of the first match written after `from` (default: now). */
+  waitFor(match: RegExp, from = this.text.length, timeoutMs = 20_000): Promise<number> {
+    const i = this.text.slice(from).search(match);
+    if (i >= 0) return Promise.resolve(from + i);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`screen never showed ${match}; it shows:\n${this.text.slice(-1500)}`)), timeoutMs);
+      this.waiters.push({ from, match, resolve: (n) => (clearTimeout(t), resolve(n)) });
+    });
+  }
+}
+
+describe('npm start with no settings', () => {
+  it('runs the whole product in the terminal, from /deploy to a running node', async () => {
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      DATA_DIR: dataDir,
+      SIM_DEPLOY_SECONDS: '0.2',
+    };
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env });
+    const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.stderr.on('data', (d: Buffer) => process.stderr.write(d));
+    const screen = new Screen(child);
+    const type = async (line: string, expect: RegExp) => {
+      const from = screen.text.length;
+      child.stdin.write(`${line}\n`);
+      return screen.waitFor(expect, from);
+    };
+
+    await screen.waitFor(/Jukebox: local mode/);
+    await screen.waitFor(/TELEGRAM_BOT_TOKEN=<token from @BotFather> npm start/, 0);
+    expect(screen.text).toMatch(/master key generated for local use/);
+
+    await type('/deploy', /\[1\] Dash full node\s+\[2\] Presearch node/);
+    await type('1', /How many Dash full nodes\?/);
+    await type('1', /Where should the 1 node run\?/);
+    await type('1', /Give it a name/); // [1] is Anywhere
+    await type('localdash', /Please check your order/);
+    const qrAt = await type('1', /Simulate payment/); // [1] is Confirm
+    const drawn = screen.text.slice(Math.max(0, qrAt - 3000));
+    expect(drawn).toMatch(/TFT:5\w+\?amount=\d+&sender=me/);
+    expect(drawn).toMatch(/[▀▄█]{7}/); // the QR code, in block characters
+    await type('2', /localdash is up/); // [2] is Simulate payment
+
+    child.stdin.end(); // Ctrl-D
+    expect(await exit).toBe(0);
+  }, 60_000);
+});

@@ -41,7 +41,7 @@ function inputStep(key: string): Step<DeployData> {
     onText(c, text) {
       const r = input(c).parse(text);
       if (!r.ok) return { retry: r.error };
-      c.data.inputs[key] = r.value;
+      c.data.inputs[key] = c.services.deployments.sealInput(c.data.profileId!, key, r.value);
       return afterName(c.services, c.data);
     },
   };
@@ -218,10 +218,7 @@ export const deployFlow: Flow<DeployData> = {
           { profileId: c.data.profileId!, count: c.data.count!, placement: c.data.placement!, name: c.data.name!, inputs: c.data.inputs },
           c.data.hourlyCost,
         );
-        if (due > 0) {
-          const minutes = Math.round((deployment.payment!.expiresAt - deployment.payment!.requestedAt) / 60_000);
-          return { done: await paymentPrompt(c.services, deployment, due, minutes) };
-        }
+        if (due > 0) return { done: [await paymentPrompt(c.services, deployment)] };
         return {
           done: [{ text: `👍 Your wallet covers it. Deploying <b>${esc(deployment.name)}</b> now; I'll report here.` }],
         };

@@ -4,11 +4,14 @@ import type { Flow, Outcome } from '../src/chat/types.js';
 import type { Deployment } from '../src/domain/deployment.js';
 import type { User } from '../src/domain/user.js';
 import type { Services } from '../src/services/index.js';
-import { statusText } from '../src/chat/views.js';
+import { statusMessages } from '../src/chat/views.js';
+import { paymentPrompt } from './payment.js';
 import { choiceOf, pickByText } from './pick.js';
 
+/** A deployment's status; an order still waiting for its payment comes with its payment prompt again. */
 export async function statusOutcome(s: Services, user: User, d: Deployment): Promise<Outcome> {
-  return { done: [{ text: statusText(await s.deployments.status(user, d)) }] };
+  const status = statusMessages(await s.deployments.status(user, d)).map((text) => ({ text }));
+  return { done: d.state === 'awaiting_payment' ? [...status, await paymentPrompt(s, d)] : status };
 }
 
 export const listFlow: Flow = {

@@ -5,25 +5,25 @@
 import { esc } from '../src/chat/format.js';
 import type { EngineReply, OutMessage } from '../src/chat/types.js';
 import type { Deployment } from '../src/domain/deployment.js';
-import { ceilToTft, formatTft, type Units } from '../src/domain/money.js';
+import { formatTft } from '../src/domain/money.js';
 import type { User } from '../src/domain/user.js';
 import type { Services } from '../src/services/index.js';
 
-export async function paymentPrompt(s: Services, d: Deployment, due: Units, minutes: number): Promise<OutMessage[]> {
-  const uri = d.payment!.uri;
+/** The QR code of an order waiting for its payment, with its buttons; /status shows it again. */
+export async function paymentPrompt(s: Services, d: Deployment): Promise<OutMessage> {
+  const { uri, due, expiresAt } = d.payment!;
+  const until = new Date(expiresAt).toISOString().slice(11, 16);
   const buttons = [[{ label: '✅ I have paid', data: `a:paid:${d.id}` }]];
   if (s.wallet.canSimulatePayments) buttons.push([{ label: '🧪 Simulate payment (test grid only)', data: `a:simpay:${d.id}` }]);
   buttons.push([{ label: '✖ Cancel order', data: `a:cancelorder:${d.id}` }]);
-  return [
-    {
-      photo: await s.wallet.qrPng(uri),
-      text:
-        `💳 To deploy <b>${esc(d.name)}</b>, add <b>${formatTft(ceilToTft(due))}</b> to your Jukebox wallet: scan this with ThreeFold Connect.\n` +
-        `I start as soon as it arrives, and wait up to ${minutes} minutes. The TFT stay yours until the grid bills them.\n\n` +
-        `Or paste this into your wallet:\n<code>${esc(uri)}</code>`,
-      buttons,
-    },
-  ];
+  return {
+    photo: await s.wallet.qrPng(uri),
+    text:
+      `💳 To deploy <b>${esc(d.name)}</b>, add <b>${formatTft(due)}</b> to your Jukebox wallet: scan this with ThreeFold Connect.\n` +
+      `I start as soon as it arrives, and wait until ${until} UTC. The TFT stay yours until the grid bills them.\n\n` +
+      `Or paste this into your wallet:\n<code>${esc(uri)}</code>`,
+    buttons,
+  };
 }
 
 type ActionResult = Promise<EngineReply>;
@@ -41,14 +41,14 @@ export const paymentActions = {
   async paid(user: User, id: string, s: Services): ActionResult {
     const d = order(user, id);
     if (d?.state !== 'awaiting_payment') return notWaiting(d);
-    const { balance } = await s.deployments.checkPayment(user, id);
-    if (balance >= d.payment!.required) return { send: [], toast: 'Payment found. Starting…' };
+    const { paid, balance } = await s.deployments.checkPayment(user, id);
+    if (paid) return { send: [], toast: 'Payment found. Starting…' };
     const until = new Date(d.payment!.expiresAt).toISOString().slice(11, 16);
     return {
       send: [
         {
           text:
-            `I don't see it yet: your wallet has ${formatTft(balance)} of the ${formatTft(d.payment!.required)} needed. ` +
+            `I don't see the ${formatTft(d.payment!.due)} yet (your wallet has ${formatTft(balance)}). ` +
             `Transfers take about a minute to arrive; I keep watching until ${until} UTC and start by myself.`,
         },
       ],
@@ -59,11 +59,9 @@ export const paymentActions = {
     const d = order(user, id);
     if (d?.state !== 'awaiting_payment') return notWaiting(d);
     if (!s.wallet.canSimulatePayments) return { send: [], toast: 'Payments can only be simulated on the test grid.' };
-    const balance = await s.wallet.balance(user);
-    const amount = Math.max(0, d.payment!.required - balance);
-    if (amount > 0) await s.wallet.simulatePayment(user, amount);
+    await s.wallet.simulatePayment(user, d.payment!.due);
     await s.deployments.checkPayment(user, id);
-    return { send: [], toast: `Simulated a payment of ${formatTft(amount)}.` };
+    return { send: [], toast: `Simulated a payment of ${formatTft(d.payment!.due)}.` };
   },
 
   async cancelorder(user: User, id: string, s: Services): ActionResult {

@@ -101,6 +101,7 @@ export async function createApp(o: AppOptions): Promise<App> {
   wireBot(bot, engine, users, outbox, o.log.child({ mod: 'chat' }));
 
   let polling: Promise<void> | undefined;
+  let launched = false;
   return {
     bot,
     services,
@@ -112,18 +113,28 @@ export async function createApp(o: AppOptions): Promise<App> {
       await bot.telegram.setMyCommands(commands);
       await new Promise<void>((resolve, reject) => {
         polling = bot.launch({ dropPendingUpdates: false }, () => resolve());
-        polling.catch((err: unknown) => {
-          o.log.fatal({ err }, 'polling stopped');
-          reject(err as Error);
-        });
+        polling.then(
+          () => (launched = false),
+          (err: unknown) => {
+            launched = false;
+            o.log.fatal({ err }, 'polling stopped');
+            reject(err as Error);
+          },
+        );
+        launched = true;
       });
       o.log.info({ resumedJobs: resumed, bot: bot.botInfo?.username }, 'bot started');
     },
     async stop() {
-      try {
-        bot.stop('shutdown');
-      } catch {
-        // not running
+      // telegraf calls launch's callback before it starts polling, so right after start() there
+      // may be no poller to stop yet ("Bot is not running!"): wait until there is one
+      while (launched) {
+        try {
+          bot.stop('shutdown');
+          break;
+        } catch {
+          await new Promise((r) => setTimeout(r, 5));
+        }
       }
       await polling?.catch(() => undefined);
       await worker.stop();

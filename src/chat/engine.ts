@@ -61,7 +61,7 @@ export class FlowEngine {
   async onCallback(user: User, data: string): Promise<EngineReply> {
     if (data.startsWith('a:')) {
       const [, name = '', arg = ''] = /^a:([a-z-]+):?(.*)$/.exec(data) ?? [];
-      const action = this.actions[name];
+      const action = Object.hasOwn(this.actions, name) ? this.actions[name] : undefined;
       if (!action) return { send: [], toast: 'This button no longer works.' };
       return action(user, arg, this.services);
     }
@@ -82,9 +82,11 @@ export class FlowEngine {
     if (what === 'n' || what === 'p') {
       const pages = Math.ceil(state.choices.length / PAGE_SIZE);
       const page = Math.min(Math.max(0, state.page + (what === 'n' ? 1 : -1)), pages - 1);
-      const next = { ...state, page, updatedAt: this.clock.now() };
-      await this.saveFlow(user.id, next);
+      // the question is asked anew (the list may have changed), so its values are saved anew too:
+      // a button's index must point at the value its label shows
       const q = await flow.steps[state.step]!.ask(this.context(user, state.data));
+      const next = { ...state, page, choices: (q.choices ?? []).map((ch) => ch.value), updatedAt: this.clock.now() };
+      await this.saveFlow(user.id, next);
       return { send: [], edit: this.render(q, next) };
     }
     const value = state.choices[Number(what)];
@@ -143,7 +145,6 @@ export class FlowEngine {
       data: c.data as Record<string, unknown>,
       choices: (q.choices ?? []).map((ch) => ch.value),
       page: 0,
-      startedAt: current?.startedAt ?? now,
       updatedAt: now,
     };
     await this.saveFlow(user.id, state);

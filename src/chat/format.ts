@@ -13,6 +13,17 @@ export function clip(text: string, limit = TEXT_LIMIT): string {
   return `${text.slice(0, cut > limit / 2 ? cut : limit - 2)}\n…`;
 }
 
+/** Joins blocks with blank lines into as few messages as fit the limit (a block longer than that is clipped). */
+export function chunk(blocks: string[], limit = TEXT_LIMIT): string[] {
+  const out: string[] = [];
+  for (const block of blocks.map((b) => clip(b, limit))) {
+    const last = out.at(-1);
+    if (last !== undefined && last.length + 2 + block.length <= limit) out[out.length - 1] = `${last}\n\n${block}`;
+    else out.push(block);
+  }
+  return out;
+}
+
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }

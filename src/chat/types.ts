@@ -14,8 +14,6 @@ export interface OutMessage {
   buttons?: Button[][];
   /** a PNG; `text` becomes its caption (at most 1024 characters) */
   photo?: Buffer;
-  /** a file to send as a document */
-  document?: { filename: string; content: Buffer };
 }
 
 export interface Choice {

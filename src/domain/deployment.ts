@@ -32,6 +32,16 @@ export function canTransition(from: DeploymentState, to: DeploymentState): boole
   return ALLOWED[from].includes(to);
 }
 
+/** States the user can delete from (the others must finish first). */
+export function isDeletable(state: DeploymentState): boolean {
+  return canTransition(state, 'deleting');
+}
+
+/** States in which the grid bills the deployment's contracts. */
+export function isBilled(state: DeploymentState): boolean {
+  return ['provisioning', 'active', 'degraded', 'redeploying'].includes(state);
+}
+
 /** States in which the deployment owns (or may own) contracts on the grid. */
 export function isLive(state: DeploymentState): boolean {
   return state !== 'deleted' && state !== 'failed';
@@ -62,7 +72,7 @@ export const NodeInstanceSchema = z.object({
   publicIp: z.string().optional(),
   mycelium: z.string().optional(),
   hourlyCost: z.number().int(),
-  state: z.enum(['deploying', 'ok', 'error', 'deleted']),
+  state: z.enum(['ok', 'deleted']),
 });
 export type NodeInstance = z.infer<typeof NodeInstanceSchema>;
 
@@ -88,7 +98,15 @@ export const DeploymentSchema = z.object({
   projectName: z.string(),
   hourlyCost: z.number().int(),
   payment: z
-    .object({ required: z.number().int(), requestedAt: z.number(), expiresAt: z.number(), uri: z.string() })
+    .object({
+      /** a month of this order's cost: a balance this high pays it whatever happened before */
+      required: z.number().int(),
+      /** what the prompt asked for: deposits this large after the request pay it too */
+      due: z.number().int(),
+      requestedAt: z.number(),
+      expiresAt: z.number(),
+      uri: z.string(),
+    })
     .optional(),
   nodes: z.array(NodeInstanceSchema),
   createdAt: z.number(),

@@ -12,12 +12,17 @@ export const FlowStateSchema = z.object({
   /** the values behind the current question's buttons; callback data carries only their index */
   choices: z.array(z.string()),
   page: z.number().int().min(0),
-  startedAt: z.number(),
   updatedAt: z.number(),
 });
 export type FlowState = z.infer<typeof FlowStateSchema>;
 
-export const CreditSchema = z.object({ id: z.string(), amount: z.number().int(), at: z.number() });
+export const CreditSchema = z.object({
+  id: z.string(),
+  amount: z.number().int(),
+  at: z.number(),
+  /** the order this deposit paid for, so one deposit never pays two orders */
+  paidOrder: z.string().optional(),
+});
 
 export const UserSchema = z.object({
   schema: z.literal(1),

@@ -1,9 +1,10 @@
 /**
  * Jobs in flight, one file each under <dataDir>/jobs/ (written atomically by lowdb's adapter), so
  * the directory itself is the list of work to resume after a crash. Finished jobs move to
- * jobs/done/ with their whole journal, for the record.
+ * jobs/done/ with their whole journal, for the record; jobs that kept failing move to jobs/failed/
+ * for an operator to look at.
  */
-import { mkdir, readdir, rename } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { JSONFile } from 'lowdb/node';
 import { z } from 'zod';
@@ -36,6 +37,7 @@ export class JobStore {
 
   async init(): Promise<void> {
     await mkdir(path.join(this.dir, 'done'), { recursive: true, mode: 0o700 });
+    await mkdir(path.join(this.dir, 'failed'), { recursive: true, mode: 0o700 });
   }
 
   save(job: JobRecord): Promise<void> {
@@ -45,6 +47,16 @@ export class JobStore {
   async finish(job: JobRecord): Promise<void> {
     await this.save(job);
     await rename(path.join(this.dir, `${job.id}.json`), path.join(this.dir, 'done', `${job.id}.json`));
+  }
+
+  async abandon(job: JobRecord): Promise<void> {
+    await this.save(job);
+    await rename(path.join(this.dir, `${job.id}.json`), path.join(this.dir, 'failed', `${job.id}.json`));
+  }
+
+  /** Removes a job that never started (the change it was for did not happen). */
+  async discard(job: JobRecord): Promise<void> {
+    await rm(path.join(this.dir, `${job.id}.json`), { force: true });
   }
 
   async pending(): Promise<JobRecord[]> {

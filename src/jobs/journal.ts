@@ -60,7 +60,7 @@ export class Journal {
   }
 
   private async append(e: Omit<JournalEntry, 'at'>): Promise<void> {
-    this.job.journal.push({ at: this.clock.now(), ...e, ...(e.data === undefined ? { data: undefined } : {}) });
+    this.job.journal.push({ at: this.clock.now(), ...e });
     await this.persist(this.job);
   }
 }

@@ -5,9 +5,9 @@
  * between the grid creating a contract and the journal hearing of it) is cleaned up on resume.
  */
 import { profileById, type NodeProfile } from '../catalog/index.js';
-import { esc, plural } from '../chat/format.js';
+import { chunk, esc, plural } from '../chat/format.js';
 import type { OutMessage } from '../chat/types.js';
-import { nodesBlock } from '../chat/views.js';
+import { nodeBlocks } from '../chat/views.js';
 import { transition, type Deployment, type NodeInstance } from '../domain/deployment.js';
 import { formatTft } from '../domain/money.js';
 import type { User } from '../domain/user.js';
@@ -15,6 +15,7 @@ import { GridError, type Identity, type VmInfo } from '../grid/port.js';
 import type { PlannedNode } from '../services/planner.js';
 import type { JobDeps } from './deps.js';
 import type { Journal } from './journal.js';
+import { notify } from './notify.js';
 import type { JobHandler, JobResult } from './worker.js';
 
 type Ending = { kind: 'up' } | { kind: 'rolled_back'; reason: string } | { kind: 'expired'; reason: string };
@@ -58,9 +59,7 @@ export function provisionJob(deps: JobDeps): JobHandler {
     });
   }
 
-  async function say(user: User, msg: OutMessage): Promise<number | undefined> {
-    return outbox.send(user.chatId, msg);
-  }
+  const say = (user: User, msg: OutMessage) => notify(outbox, log, user, msg);
 
   /**
    * One message per order shows the progress, edited as nodes come up (Telegram allows a chat about
@@ -87,17 +86,20 @@ export function provisionJob(deps: JobDeps): JobHandler {
     if (!j.isInterrupted('end')) await j.begin('end', ending);
     const now = clock.now();
     if (ending.kind === 'expired') {
-      await setDeployment(user.id, d.id, (x) => (x.state === 'failed' ? x : transition(x, 'failed', now, 'job', ending.reason)));
-      await say(user, {
-        text:
-          `⌛ Order <b>${esc(d.name)}</b> is cancelled: ${esc(ending.reason)}. ` +
-          `Nothing was charged; TFT that arrive later stay in your wallet for your next /deploy.`,
-      });
+      // the user may have cancelled the order meanwhile: then it is over already, and they were told
+      const moved = await setDeployment(user.id, d.id, (x) => (x.state === 'awaiting_payment' ? transition(x, 'failed', now, 'job', ending.reason) : x));
+      if (moved?.state === 'failed' && moved.reason === ending.reason) {
+        await say(user, {
+          text:
+            `⌛ Order <b>${esc(d.name)}</b> is cancelled: ${esc(ending.reason)}. ` +
+            `Nothing was charged; TFT that arrive later stay in your wallet for your next /deploy.`,
+        });
+      }
     } else if (ending.kind === 'rolled_back') {
       const cancelled = [...(j.result<number[]>('sweep') ?? []), ...(await sweep(users.identityOf(user), d.projectName))];
       await j.done('sweep', cancelled);
       await setDeployment(user.id, d.id, (x) =>
-        x.state === 'failed'
+        x.state !== 'provisioning'
           ? x
           : transition({ ...x, nodes: x.nodes.map((n) => ({ ...n, state: 'deleted' as const })) }, 'failed', now, 'job', ending.reason),
       );
@@ -113,28 +115,27 @@ export function provisionJob(deps: JobDeps): JobHandler {
       const nodes = Array.from({ length: d.count }, (_, k) => j.result<NodeInstance>(`node:${k + 1}`)!);
       const hourlyCost = nodes.reduce((sum, n) => sum + n.hourlyCost, 0);
       const active = (await setDeployment(user.id, d.id, (x) =>
-        x.state === 'active' ? x : transition({ ...x, nodes, hourlyCost }, 'active', now, 'job'),
+        x.state === 'provisioning' ? transition({ ...x, nodes, hourlyCost }, 'active', now, 'job') : x,
       ))!;
-      await say(user, { text: upMessage(active, nodes) });
+      for (const text of upMessages(active, nodes)) await say(user, { text });
       log.info({ user: user.id, deployment: d.id, nodes: nodes.map((n) => n.nodeId) }, 'deployment active');
     }
     await j.done('end');
     return { done: true };
   }
 
-  function upMessage(d: Deployment, nodes: NodeInstance[]): string {
+  /** The news that an order is up: a summary with the secrets first, then the nodes in messages that fit Telegram. */
+  function upMessages(d: Deployment, nodes: NodeInstance[]): string[] {
     const profile = profileById(d.profileId)!;
     const secrets = Object.entries(deps.deployments.generatedSecrets(d)).map(([k, v]) => `${esc(k)}: <code>${esc(v)}</code>`);
-    return [
+    const summary = [
       `✅ <b>${esc(d.name)}</b> is up: ${plural(d.count, 'node')}, ${formatTft(d.hourlyCost)}/h.`,
-      '',
-      nodesBlock({ profile, nodes }),
-      '',
       esc(profile.howToReach(nodes[0]?.publicIp)),
       ...(secrets.length ? ['', 'Keep these safe; this is the only time the chat shows them:', ...secrets] : []),
       '',
       `See it any time with /status ${esc(d.name)}.`,
     ].join('\n');
+    return chunk([summary, ...nodeBlocks(nodes)]);
   }
 
   /** Cancels every contract of the project; returns their ids. */
@@ -226,7 +227,7 @@ export function provisionJob(deps: JobDeps): JobHandler {
         log.warn({ err, user: user.id, deployment: d.id, node: node.nodeId }, 'node deployment failed');
         if (!(err instanceof GridError) || !RETRYABLE.has(err.code)) return { ok: false, reason: plainReason(err) };
         if (j.attempts(step) >= ATTEMPTS_PER_NODE) return { ok: false, reason: plainReason(err) };
-        const used = [...plan.map((p) => p.nodeId), ...tried(j, step)];
+        const used = nodesOfOrder(j, plan);
         const again = await planner.plan(profile, 1, d.placement, used);
         if (!again.ok) return { ok: false, reason: `${plainReason(err)}, and ${again.reason}` };
         await j.done(`replace:${index}`, again.nodes[0]);
@@ -234,8 +235,12 @@ export function provisionJob(deps: JobDeps): JobHandler {
     }
   }
 
-  function tried(j: Journal, step: string): number[] {
-    return j.job.journal.filter((e) => e.step === step && e.phase === 'begin').map((e) => (e.data as { nodeId: number }).nodeId);
+  /** Every grid node this order planned, tried or chose as a replacement: a replacement must avoid them all. */
+  function nodesOfOrder(j: Journal, plan: PlannedNode[]): number[] {
+    const fromJournal = j.job.journal
+      .filter((e) => /^(node|replace):\d+$/.test(e.step) && e.data !== undefined)
+      .map((e) => (e.data as { nodeId: number }).nodeId);
+    return [...new Set([...plan.map((p) => p.nodeId), ...fromJournal])];
   }
 
   return async (j) => {
@@ -247,14 +252,17 @@ export function provisionJob(deps: JobDeps): JobHandler {
 
     if (d.state === 'awaiting_payment') {
       await wallet.syncDeposits(userId);
-      const balance = await wallet.balance(user);
-      if (balance < (d.payment?.required ?? 0)) {
-        if (clock.now() < (d.payment?.expiresAt ?? 0)) return { retryAfterMs: deps.depositPollMs };
-        const minutes = Math.round(deps.paymentTimeoutMs / 60_000);
+      if (!(await wallet.isOrderPaid(userId, d))) {
+        const p = d.payment!;
+        if (clock.now() < p.expiresAt) return { retryAfterMs: deps.depositPollMs };
+        const minutes = Math.round((p.expiresAt - p.requestedAt) / 60_000);
         return end(j, user, d, { kind: 'expired', reason: `no payment arrived within ${minutes} minutes` });
       }
-      d = await setDeployment(userId, d.id, (x) => transition(x, 'provisioning', clock.now(), 'job', 'payment received'));
-      await j.record('receipt', `💰 Payment received: your balance is ${formatTft(balance)}.`);
+      // a cancel may have won the race: then this order is over
+      d = await setDeployment(userId, d.id, (x) =>
+        x.state === 'awaiting_payment' ? transition(x, 'provisioning', clock.now(), 'job', 'payment received') : x,
+      );
+      await j.record('receipt', `💰 Payment received: your balance is ${formatTft(await wallet.balance(user))}.`);
     }
     if (!d || d.state !== 'provisioning') return { done: true };
     const profile = profileById(d.profileId);

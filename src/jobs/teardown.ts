@@ -7,6 +7,7 @@ import { esc, plural } from '../chat/format.js';
 import { transition } from '../domain/deployment.js';
 import { formatTft } from '../domain/money.js';
 import type { JobDeps } from './deps.js';
+import { notify } from './notify.js';
 import type { JobHandler } from './worker.js';
 
 export function teardownJob(deps: JobDeps): JobHandler {
@@ -41,7 +42,7 @@ export function teardownJob(deps: JobDeps): JobHandler {
     const cancelled = j.result<number[]>('contracts-cancelled') ?? [];
     log.info({ user: userId, deployment: d.id, cancelled }, 'deployment deleted');
     const balance = await wallet.balance(user);
-    await outbox.send(user.chatId, {
+    await notify(outbox, log, user, {
       text:
         `🗑 <b>${esc(d.name)}</b> is deleted` +
         (cancelled.length ? `: ${plural(cancelled.length, 'contract')} cancelled, billing stopped.` : '.') +

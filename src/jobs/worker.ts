@@ -15,15 +15,23 @@ export type JobHandler = (journal: Journal) => Promise<JobResult>;
 export type JobType = JobRecord['type'];
 
 export interface JobQueue {
-  enqueue(type: JobType, userId: number, deploymentId: string): Promise<void>;
+  /**
+   * Starts a job for a change the caller makes in `commit`: the job file is written first, then the
+   * change, then the job is scheduled. A crash in between leaves a job that finds nothing to do,
+   * never a change without its job. If `commit` throws, the job is discarded.
+   */
+  enqueue<T>(type: JobType, userId: number, deploymentId: string, commit: () => Promise<T>): Promise<T>;
   /** runs the deployment's waiting job now instead of at its next turn */
-  nudge(deploymentId: string): void;
+  nudge(userId: number, deploymentId: string): void;
 }
 
 const MAX_BACKOFF_MS = 5 * 60_000;
+/** Unexpected failures before a job is set aside for an operator (about an hour of retries). */
+export const MAX_FAILURES = 16;
 
 export class JobWorker implements JobQueue {
-  private readonly queue: PQueue;
+  /** one queue per type, so long provisioning never holds up a deletion that stops billing */
+  private readonly queues: Record<JobType, PQueue>;
   private readonly active = new Map<string, JobRecord>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly queued = new Set<string>();
@@ -38,8 +46,9 @@ export class JobWorker implements JobQueue {
     private readonly clock: Clock,
     private readonly log: Logger,
     concurrency: number,
+    private readonly retry = { maxFailures: MAX_FAILURES, baseBackoffMs: 1000 },
   ) {
-    this.queue = new PQueue({ concurrency });
+    this.queues = { provision: new PQueue({ concurrency }), teardown: new PQueue({ concurrency }) };
   }
 
   /** Resumes what a previous run left unfinished. */
@@ -54,7 +63,7 @@ export class JobWorker implements JobQueue {
     return jobs.length;
   }
 
-  async enqueue(type: JobType, userId: number, deploymentId: string): Promise<void> {
+  async enqueue<T>(type: JobType, userId: number, deploymentId: string, commit: () => Promise<T>): Promise<T> {
     const job: JobRecord = {
       id: `${type}-${userId}-${deploymentId}-${randomBytes(3).toString('hex')}`,
       type,
@@ -65,13 +74,21 @@ export class JobWorker implements JobQueue {
       journal: [],
     };
     await this.store.save(job);
+    let result: T;
+    try {
+      result = await commit();
+    } catch (err) {
+      await this.store.discard(job);
+      throw err;
+    }
     this.active.set(job.id, job);
     this.schedule(job);
+    return result;
   }
 
-  nudge(deploymentId: string): void {
+  nudge(userId: number, deploymentId: string): void {
     for (const job of this.active.values()) {
-      if (job.deploymentId !== deploymentId) continue;
+      if (job.userId !== userId || job.deploymentId !== deploymentId) continue;
       if (this.running.has(job.id)) this.nudged.add(job.id);
       else if (this.timers.has(job.id)) {
         clearTimeout(this.timers.get(job.id));
@@ -83,7 +100,7 @@ export class JobWorker implements JobQueue {
 
   /** Resolves when no job is running or queued (jobs waiting on a timer don't count). */
   async idle(): Promise<void> {
-    await this.queue.onIdle();
+    await Promise.all(Object.values(this.queues).map((q) => q.onIdle()));
   }
 
   pendingCount(): number {
@@ -98,9 +115,9 @@ export class JobWorker implements JobQueue {
     this.stopping = true;
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
-    this.queue.clear();
+    for (const q of Object.values(this.queues)) q.clear();
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.queue.onIdle(), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+    await Promise.race([this.idle(), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
     clearTimeout(timer);
   }
 
@@ -118,7 +135,7 @@ export class JobWorker implements JobQueue {
     }
     if (this.queued.has(job.id)) return;
     this.queued.add(job.id);
-    void this.queue.add(async () => {
+    void this.queues[job.type].add(async () => {
       this.queued.delete(job.id);
       await this.run(job);
     });
@@ -138,7 +155,13 @@ export class JobWorker implements JobQueue {
       }
     } catch (err) {
       job.failures += 1;
-      const backoff = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(job.failures, 10));
+      if (job.failures >= this.retry.maxFailures) {
+        this.log.fatal({ err, job: job.id, failures: job.failures }, 'job keeps failing; set aside in jobs/failed/ for an operator');
+        await this.store.abandon(job).catch(() => undefined);
+        this.active.delete(job.id);
+        return;
+      }
+      const backoff = Math.min(MAX_BACKOFF_MS, this.retry.baseBackoffMs * 2 ** Math.min(job.failures, 10));
       this.log.error({ err, job: job.id, failures: job.failures, retryInMs: backoff }, 'job step failed; will retry');
       await this.store.save(job).catch(() => undefined);
       this.schedule(job, backoff);

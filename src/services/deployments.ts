@@ -6,8 +6,8 @@
 import type { Clock } from '../clock.js';
 import { profileById, type NodeProfile } from '../catalog/index.js';
 import type { SecretBox } from '../chain/secret-box.js';
-import { isLive, transition, type Deployment, type Placement } from '../domain/deployment.js';
-import { HOURS_PER_MONTH, mul, type Units } from '../domain/money.js';
+import { isBilled, isDeletable, isLive, transition, type Deployment, type Placement } from '../domain/deployment.js';
+import { ceilToTft, HOURS_PER_MONTH, mul, type Units } from '../domain/money.js';
 import type { User } from '../domain/user.js';
 import type { Grid, VmInfo } from '../grid/port.js';
 import type { JobQueue } from '../jobs/worker.js';
@@ -57,6 +57,9 @@ export interface StatusView {
   /** how long the balance lasts at that burn; Infinity with no burn */
   runwayMs: number;
 }
+
+/** A request the rules refuse, with the reason in words for the user. */
+class Refusal extends Error {}
 
 export function normalizeName(text: string): { ok: true; name: string } | { ok: false; error: string } {
   const name = text.trim().toLowerCase();
@@ -108,48 +111,55 @@ export class DeploymentService {
     if (!profile) throw new Error(`unknown profile ${draft.profileId}`);
     const user = await this.store.get(userId);
     if (!user) throw new Error('unknown user');
+    if (this.isNameTaken(user, draft.name)) throw new Error(`name ${draft.name} is taken`);
     const balance = await this.wallet.balance(user);
     const required = mul(hourlyCost, HOURS_PER_MONTH);
     const due = Math.max(0, required - balance);
     const now = this.clock.now();
-    const inputs = Object.fromEntries(
-      profile.inputs.map((i) => [i.key, i.secret ? this.box.seal(draft.inputs[i.key] ?? '') : draft.inputs[i.key] ?? '']),
-    );
+    // secret inputs arrive sealed (sealInput); the bot's own secrets are sealed here
+    const inputs = Object.fromEntries(profile.inputs.map((i) => [i.key, draft.inputs[i.key] ?? '']));
     const generated = profile.generate?.();
     if (generated) inputs._generated = this.box.seal(JSON.stringify(generated));
-    const deployment = await this.store.update(userId, (u) => {
-      if (this.isNameTaken(u, draft.name)) throw new Error(`name ${draft.name} is taken`);
-      const id = String(u.nextDeploymentId++);
-      const d: Deployment = {
-        id,
-        name: draft.name,
-        profileId: profile.id,
-        count: draft.count,
-        placement: draft.placement,
-        inputs,
-        state: due > 0 ? 'awaiting_payment' : 'provisioning',
-        projectName: `jukebox/u${u.id}/d${id}`,
-        hourlyCost,
-        ...(due > 0
-          ? {
-              payment: {
-                required,
-                requestedAt: now,
-                expiresAt: now + this.paymentTimeoutMs,
-                uri: this.wallet.paymentUri(u.identity.address, due),
-              },
-            }
-          : {}),
-        nodes: [],
-        createdAt: now,
-        updatedAt: now,
-        audit: [{ at: now, by: 'user', to: due > 0 ? 'awaiting_payment' : 'provisioning', note: 'ordered' }],
-      };
-      u.deployments.push(d);
-      return d;
-    });
-    await this.jobs.enqueue('provision', userId, deployment!.id);
-    return { deployment: deployment!, due, balance };
+    const id = (await this.store.update(userId, (u) => String(u.nextDeploymentId++)))!;
+    const state = due > 0 ? 'awaiting_payment' : 'provisioning';
+    const deployment: Deployment = {
+      id,
+      name: draft.name,
+      profileId: profile.id,
+      count: draft.count,
+      placement: draft.placement,
+      inputs,
+      state,
+      projectName: `jukebox/u${userId}/d${id}`,
+      hourlyCost,
+      ...(due > 0
+        ? {
+            payment: {
+              required,
+              due: ceilToTft(due),
+              requestedAt: now,
+              expiresAt: now + this.paymentTimeoutMs,
+              uri: this.wallet.paymentUri(user.identity.address, due),
+            },
+          }
+        : {}),
+      nodes: [],
+      createdAt: now,
+      updatedAt: now,
+      audit: [{ at: now, by: 'user', to: state, note: 'ordered' }],
+    };
+    await this.jobs.enqueue('provision', userId, id, () =>
+      this.store.update(userId, (u) => {
+        if (this.isNameTaken(u, draft.name)) throw new Error(`name ${draft.name} is taken`);
+        u.deployments.push(deployment);
+      }),
+    );
+    return { deployment, due, balance };
+  }
+
+  /** Seals what the user typed for a secret input as soon as it is parsed; other inputs pass as they are. */
+  sealInput(profileId: string, key: string, value: string): string {
+    return profileById(profileId)?.inputs.find((i) => i.key === key)?.secret ? this.box.seal(value) : value;
   }
 
   /** The secrets the bot generated for a deployment (RPC passwords…), for the one message that shows them. */
@@ -170,33 +180,37 @@ export class DeploymentService {
 
   /** Which deployments /delete may act on now; a provisioning one must finish (or fail) first. */
   deletable(user: User): Deployment[] {
-    return this.list(user).filter((d) => ['awaiting_payment', 'active', 'degraded', 'failed'].includes(d.state));
+    return this.list(user).filter((d) => isDeletable(d.state));
   }
 
   async requestDelete(userId: number, deploymentId: string): Promise<{ ok: true; deployment: Deployment } | { ok: false; reason: string }> {
-    const result = await this.store.update(userId, (u) => {
-      const i = u.deployments.findIndex((d) => d.id === deploymentId && d.state !== 'deleted');
-      const d = u.deployments[i];
-      if (!d) return { ok: false as const, reason: 'That deployment does not exist (any more).' };
-      if (!['awaiting_payment', 'active', 'degraded', 'failed'].includes(d.state)) {
-        return { ok: false as const, reason: `${d.name} is ${d.state.replace('_', ' ')}; try again when that is finished.` };
-      }
-      const next = transition(d, 'deleting', this.clock.now(), 'user', 'delete requested');
-      u.deployments[i] = next;
-      return { ok: true as const, deployment: next };
-    });
-    if (!result) return { ok: false, reason: 'Unknown user.' };
-    if (result.ok) await this.jobs.enqueue('teardown', userId, deploymentId);
-    return result;
+    try {
+      const deployment = await this.jobs.enqueue('teardown', userId, deploymentId, async () => {
+        const changed = await this.store.update(userId, (u) => {
+          const i = u.deployments.findIndex((d) => d.id === deploymentId && d.state !== 'deleted');
+          const d = u.deployments[i];
+          if (!d) throw new Refusal('That deployment does not exist (any more).');
+          if (!isDeletable(d.state)) throw new Refusal(`${d.name} is ${d.state.replace('_', ' ')}; try again when that is finished.`);
+          u.deployments[i] = transition(d, 'deleting', this.clock.now(), 'user', 'delete requested');
+          return u.deployments[i];
+        });
+        if (!changed) throw new Refusal('Unknown user.');
+        return changed;
+      });
+      return { ok: true, deployment };
+    } catch (e) {
+      if (e instanceof Refusal) return { ok: false, reason: e.message };
+      throw e;
+    }
   }
 
-  /** Payment check on demand ("I have paid"): credits deposits and wakes the order's job. */
-  async checkPayment(user: User, deploymentId: string): Promise<{ deployment?: Deployment; balance: Units }> {
+  /** Payment check on demand ("I have paid"): credits deposits and wakes the order's job if it is paid. */
+  async checkPayment(user: User, deploymentId: string): Promise<{ paid: boolean; balance: Units }> {
     await this.wallet.syncDeposits(user.id);
-    const balance = await this.wallet.balance(user);
     const d = user.deployments.find((x) => x.id === deploymentId);
-    if (d) this.jobs.nudge(d.id);
-    return { ...(d ? { deployment: d } : {}), balance };
+    const paid = d ? await this.wallet.isOrderPaid(user.id, d) : false;
+    if (paid) this.jobs.nudge(user.id, deploymentId);
+    return { paid, balance: await this.wallet.balance(user) };
   }
 
   async status(user: User, d: Deployment): Promise<StatusView> {
@@ -223,9 +237,7 @@ export class DeploymentService {
       };
     });
     const balance = await this.wallet.balance(user);
-    const hourlyBurn = user.deployments
-      .filter((x) => ['active', 'degraded', 'redeploying', 'provisioning'].includes(x.state))
-      .reduce((s, x) => s + x.hourlyCost, 0);
+    const hourlyBurn = user.deployments.filter((x) => isBilled(x.state)).reduce((s, x) => s + x.hourlyCost, 0);
     return {
       deployment: d,
       profile: profileById(d.profileId),

@@ -18,10 +18,6 @@ export class UserService {
     private readonly clock: Clock,
   ) {}
 
-  get(userId: number): Promise<User | undefined> {
-    return this.store.get(userId);
-  }
-
   /** The user, created with a fresh identity on first contact. */
   async ensure(from: TelegramPerson, chatId: number): Promise<{ user: User; created: boolean }> {
     const existing = await this.store.get(from.id);

@@ -3,6 +3,7 @@
  * transfer id), and the payment prompt in the format the ThreeFold Connect wallet reads.
  */
 import QRCode from 'qrcode';
+import type { Deployment } from '../domain/deployment.js';
 import type { User } from '../domain/user.js';
 import { UNITS_PER_TFT, type Units } from '../domain/money.js';
 import type { Chain, Faucet, Transfer } from '../grid/port.js';
@@ -33,6 +34,28 @@ export class WalletService {
         for (const t of fresh) u.credits.push({ id: t.id, amount: t.amount, at: t.at });
         return fresh;
       })) ?? []
+    );
+  }
+
+  /**
+   * Whether an order is paid: the wallet holds a month of its cost, or the deposits made since the
+   * prompt (and not claimed by another order) add up to what the prompt asked. Deposits are what
+   * count, because the same wallet pays the user's other deployments by the hour meanwhile; they are
+   * claimed by the order, so one deposit never pays two orders.
+   */
+  async isOrderPaid(userId: number, d: Deployment): Promise<boolean> {
+    const p = d.payment;
+    if (!p) return true;
+    const user = await this.store.get(userId);
+    if (!user) return false;
+    const covered = (await this.balance(user)) >= p.required;
+    return (
+      (await this.store.update(userId, (u) => {
+        const mine = u.credits.filter((c) => c.paidOrder === d.id || (c.paidOrder === undefined && c.at >= p.requestedAt));
+        if (!covered && mine.reduce((sum, c) => sum + c.amount, 0) < p.due) return false;
+        for (const c of mine) c.paidOrder = d.id;
+        return true;
+      })) ?? false
     );
   }
 

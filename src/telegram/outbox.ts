@@ -45,11 +45,6 @@ export class Outbox {
       if (msg.photo) {
         return (await this.telegram.sendPhoto(chatId, { source: msg.photo, filename: 'payment-qr.png' }, { caption: msg.text, ...extra })).message_id;
       }
-      if (msg.document) {
-        return (
-          await this.telegram.sendDocument(chatId, { source: msg.document.content, filename: msg.document.filename }, { caption: msg.text, ...extra })
-        ).message_id;
-      }
       return (await this.telegram.sendMessage(chatId, msg.text, { ...extra, link_preview_options: { is_disabled: true } })).message_id;
     });
   }

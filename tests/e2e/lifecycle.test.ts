@@ -55,7 +55,7 @@ describe('a user deploys, looks, and deletes', () => {
     expect(up.text).toContain('rpcpassword'); // the generated RPC secret, shown this once
     const live = await h.grid.contractsOf(address);
     expect(live.filter((c) => c.state === 'created').map((c) => c.contractId)).toEqual(active.nodes[0]!.contractIds);
-    expect(await h.grid.balance(address)).toBe(dep.payment!.required);
+    expect(await h.grid.balance(address)).toBe(dep.payment!.due);
 
     await u.sendText('/list');
     await u.waitForText('Your deployments');
@@ -71,7 +71,7 @@ describe('a user deploys, looks, and deletes', () => {
     await u.waitForText('node_one</b> is deleted', { timeoutMs: 10_000 });
     expect((await h.grid.contractsOf(address)).every((c) => c.state === 'deleted')).toBe(true);
     expect((await userFile(101)).deployments[0]!.state).toBe('deleted');
-    expect(await h.grid.balance(address)).toBe(dep.payment!.required); // no whole hour passed: nothing billed
+    expect(await h.grid.balance(address)).toBe(dep.payment!.due); // no whole hour passed: nothing billed
 
     await u.sendText('/list');
     await u.waitForText('You have no deployments yet');
@@ -121,7 +121,7 @@ describe('money is safe when things go wrong', () => {
     const user = await userFile(301);
     expect(user.deployments[0]!.state).toBe('failed');
     expect((await h.grid.contractsOf(user.identity.address)).every((c) => c.state === 'deleted')).toBe(true);
-    expect(await h.grid.balance(user.identity.address)).toBe(user.deployments[0]!.payment!.required);
+    expect(await h.grid.balance(user.identity.address)).toBe(user.deployments[0]!.payment!.due);
     expect(failed.text).toContain(`Your balance is`);
   });
 
@@ -155,15 +155,18 @@ describe('money is safe when things go wrong', () => {
     await fillOrder(u, { name: 'manual' });
     await confirmOrder(u);
     const user = await userFile(304);
-    const required = user.deployments[0]!.payment!.required;
-    await h.grid.fund(user.identity.address, required - 1e7);
+    const due = user.deployments[0]!.payment!.due;
+    await h.grid.fund(user.identity.address, due - 1e7);
     await u.press('✅ I have paid');
-    await u.waitForText("I don't see it yet");
+    await u.waitForText(`I don't see the ${(due / 1e7).toLocaleString('en-US')}.00 TFT yet`);
     await h.grid.fund(user.identity.address, 1e7);
     await u.waitForText('Payment received', { timeoutMs: 10_000 });
     await u.waitForText('manual</b> is up', { timeoutMs: 15_000 });
     const credits = (await userFile(304)).credits;
-    expect(credits.map((c) => c.amount)).toEqual([required - 1e7, 1e7]);
+    expect(credits.map((c) => [c.amount, c.paidOrder])).toEqual([
+      [due - 1e7, '1'],
+      [1e7, '1'],
+    ]);
   });
 });
 

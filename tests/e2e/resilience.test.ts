@@ -1,14 +1,14 @@
 /**
  * What an operator relies on: an update that fails is answered and logged and the bot goes on;
- * Telegram's 429 and 403 are handled; no secret reaches the log.
+ * it stops cleanly; Telegram's 429 and 403 are handled; no secret reaches the log.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { SecretBox } from '../../src/chain/secret-box.js';
 import { closeLogger, createLogger } from '../../src/log.js';
+import { BotApiEmulator } from '../../src/telegram/emulator/index.js';
 import { deploy } from '../helpers/chat.js';
 import { eventually } from '../helpers/eventually.js';
 import { startHarness, TEST_KEY, type Harness } from '../helpers/harness.js';
@@ -31,6 +31,26 @@ describe('failures in one update', () => {
     const fine = h.emu.user({ id: 902 });
     await fine.sendText('/start');
     await fine.waitForText('Welcome to Jukebox');
+  });
+});
+
+describe('stopping', () => {
+  it('stops cleanly even right after starting, leaving no poller behind', async () => {
+    const emu = await BotApiEmulator.start();
+    try {
+      for (let i = 0; i < 5; i++) {
+        const quick = await startHarness({ emu });
+        await quick.stop();
+      }
+      // a poller left running would make this one's getUpdates fail with 409 Conflict
+      h = await startHarness({ emu });
+      const u = emu.user({ id: 931 });
+      await u.sendText('/start');
+      await u.waitForText('Welcome');
+    } finally {
+      await h?.stop();
+      await emu.stop();
+    }
   });
 });
 

@@ -179,7 +179,7 @@ describe('JobWorker', () => {
       return h.handler(j);
     });
     await w.start();
-    await w.enqueue('teardown', 8, 'd9');
+    await w.enqueue('teardown', 8, 'd9', async () => undefined);
     const journal = await h.called(1);
     expect(journal.job).toMatchObject({ type: 'teardown', userId: 8, deploymentId: 'd9', failures: 0, journal: [] });
     expect(filesWhileRunning).toEqual([`${journal.job.id}.json`]);
@@ -193,18 +193,18 @@ describe('JobWorker', () => {
     const h = scripted([{ retryAfterMs: 60_000 }, { done: true }]);
     const w = worker(h.handler);
     await w.start();
-    await w.enqueue('provision', 7, 'd1');
+    await w.enqueue('provision', 7, 'd1', async () => undefined);
     await h.called(1);
     await w.idle();
     expect(h.calls).toHaveLength(1);
     expect(w.pendingCount()).toBe(1);
     expect(await pendingFiles()).toHaveLength(1); // still on disk: it would resume after a restart
 
-    w.nudge('another-deployment'); // not this one: nothing runs
+    w.nudge(7, 'another-deployment'); // not this one: nothing runs
     await w.idle();
     expect(h.calls).toHaveLength(1);
 
-    w.nudge('d1'); // "I have paid": only this can explain a second run within the test's time
+    w.nudge(7, 'd1'); // "I have paid": only this can explain a second run within the test's time
     await h.called(2);
     await w.idle();
     expect(w.pendingCount()).toBe(0);
@@ -230,12 +230,57 @@ describe('JobWorker', () => {
     });
     const w = worker((j) => handler(j));
     await w.start();
-    await w.enqueue('provision', 7, 'd1');
+    await w.enqueue('provision', 7, 'd1', async () => undefined);
     await inFirstRun;
-    w.nudge('d1'); // "I have paid" while the payment check is in flight
+    w.nudge(7, 'd1'); // "I have paid" while the payment check is in flight
     release();
     await w.idle();
     expect(w.pendingCount()).toBe(0); // ran again at once, not in 60 s
+    await w.stop();
+  });
+
+  it('writes the job file before the change it is for, and discards it when the change is refused', async () => {
+    const w = worker(async () => ({ done: true }));
+    await w.start();
+    let filesDuringCommit: string[] = [];
+    await w.enqueue('teardown', 7, 'd1', async () => {
+      filesDuringCommit = await pendingFiles();
+    });
+    expect(filesDuringCommit).toHaveLength(1); // a crash during the change would leave the job to resume
+    await expect(
+      w.enqueue('teardown', 7, 'd2', async () => {
+        throw new Error('not deletable');
+      }),
+    ).rejects.toThrow('not deletable');
+    await w.idle();
+    expect(await pendingFiles()).toEqual([]);
+    expect(await readdir(doneDir())).toHaveLength(1); // only d1 ran
+    await w.stop();
+  });
+
+  it('sets a job that keeps failing aside in jobs/failed/ instead of retrying forever', async () => {
+    let runs = 0;
+    const w = new JobWorker(
+      new JobStore(dir),
+      {
+        provision: async () => {
+          runs += 1;
+          throw new Error('always broken');
+        },
+        teardown: async () => ({ done: true }),
+      },
+      clock,
+      silentLogger,
+      2,
+      { maxFailures: 3, baseBackoffMs: 1 },
+    );
+    await w.start();
+    await w.enqueue('provision', 7, 'd1', async () => undefined);
+    const failedDir = path.join(dir, 'jobs', 'failed');
+    while ((await readdir(failedDir)).length === 0) await w.idle().then(() => new Promise((r) => setImmediate(r)));
+    expect(runs).toBe(3);
+    expect(await pendingFiles()).toEqual([]);
+    expect(w.pendingCount()).toBe(0);
     await w.stop();
   });
 
@@ -243,7 +288,7 @@ describe('JobWorker', () => {
     const h = scripted([new Error('grid unreachable'), { done: true }]);
     const w = worker(h.handler);
     await w.start();
-    await w.enqueue('provision', 7, 'd1');
+    await w.enqueue('provision', 7, 'd1', async () => undefined);
     await h.called(1);
     await w.idle();
 
@@ -252,7 +297,7 @@ describe('JobWorker', () => {
     expect(w.pendingCount()).toBe(1); // kept, waiting for its backoff
 
     // the retry is scheduled (a nudge finds its timer); it runs with the failure count kept
-    w.nudge('d1');
+    w.nudge(7, 'd1');
     const second = await h.called(2);
     expect(second.job.failures).toBe(1);
     await w.idle();
@@ -264,7 +309,7 @@ describe('JobWorker', () => {
     const h1 = scripted([new Error('boom')]);
     const w1 = worker(h1.handler);
     await w1.start();
-    await w1.enqueue('provision', 7, 'd1');
+    await w1.enqueue('provision', 7, 'd1', async () => undefined);
     await h1.called(1);
     await w1.idle();
     await w1.stop();
@@ -282,12 +327,12 @@ describe('JobWorker', () => {
     const h = scripted([{ retryAfterMs: 60_000 }]);
     const w = worker(h.handler);
     await w.start();
-    await w.enqueue('provision', 7, 'd1');
+    await w.enqueue('provision', 7, 'd1', async () => undefined);
     await h.called(1);
     await w.idle();
     await w.stop();
 
-    w.nudge('d1');
+    w.nudge(7, 'd1');
     await w.idle();
     expect(h.calls).toHaveLength(1);
     expect(await pendingFiles()).toHaveLength(1);
@@ -314,7 +359,7 @@ describe('JobWorker', () => {
       return { done: true };
     });
     await w.start();
-    await w.enqueue('provision', 7, 'd1');
+    await w.enqueue('provision', 7, 'd1', async () => undefined);
     await running;
     const stopped = w.stop(30_000).then(() => finished);
     release();

@@ -47,6 +47,14 @@ export function plainReason(err: unknown): string {
   }
 }
 
+/** Every grid node this order planned, tried or chose as a replacement: a replacement must avoid them all. */
+export function nodesOfOrder(j: Journal, plan: PlannedNode[]): number[] {
+  const fromJournal = j.job.journal
+    .filter((e) => /^(node|replace):\d+$/.test(e.step) && e.data !== undefined)
+    .map((e) => (e.data as { nodeId: number }).nodeId);
+  return [...new Set([...plan.map((p) => p.nodeId), ...fromJournal])];
+}
+
 export function provisionJob(deps: JobDeps): JobHandler {
   const { store, users, wallet, planner, grid, outbox, clock, log } = deps;
 
@@ -233,14 +241,6 @@ export function provisionJob(deps: JobDeps): JobHandler {
         await j.done(`replace:${index}`, again.nodes[0]);
       }
     }
-  }
-
-  /** Every grid node this order planned, tried or chose as a replacement: a replacement must avoid them all. */
-  function nodesOfOrder(j: Journal, plan: PlannedNode[]): number[] {
-    const fromJournal = j.job.journal
-      .filter((e) => /^(node|replace):\d+$/.test(e.step) && e.data !== undefined)
-      .map((e) => (e.data as { nodeId: number }).nodeId);
-    return [...new Set([...plan.map((p) => p.nodeId), ...fromJournal])];
   }
 
   return async (j) => {

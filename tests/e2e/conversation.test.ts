@@ -146,6 +146,24 @@ describe('/list', () => {
   });
 });
 
+describe('paging a list that changed meanwhile', () => {
+  it('acts on the deployment whose name the pressed button shows', async () => {
+    const u = h.emu.user({ id: 407 });
+    await u.sendText('/start');
+    await u.waitForText('Welcome');
+    const order = (name: string) =>
+      h.app.services.deployments.order(407, { profileId: 'dash-full', count: 1, placement: { kind: 'random' }, name, inputs: {} }, 45_000_000);
+    for (let i = 1; i <= 9; i++) await order(`old${i}`);
+    await u.sendText('/delete');
+    await u.waitForText('Which deployment should I delete?');
+    await order('newest'); // arrives while the question is on screen
+    await u.press('More ›');
+    await u.waitFor((m, ev) => ev.type === 'edit' && /Page 2/.test(m.text ?? ''));
+    await u.press(/^old2 ·/);
+    await u.waitForText('Delete <b>old2</b>');
+  });
+});
+
 describe('/help and /cancel', () => {
   it('lists every command with one line each, the same as the command menu', async () => {
     const u = h.emu.user({ id: 404 });

@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { confirmOrder, deploy, fillOrder } from '../helpers/chat.js';
+import { confirmOrder, deploy, fillOrder, payAndAwaitUp } from '../helpers/chat.js';
 import { eventually } from '../helpers/eventually.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
@@ -106,6 +106,32 @@ describe('a user deploys, looks, and deletes', () => {
       aliceDep.nodes[0]!.contractIds,
     );
   });
+});
+
+describe('a big order', () => {
+  it('reports 30 nodes in messages that fit Telegram, secrets first', async () => {
+    h = await startHarness();
+    const u = h.emu.user({ id: 150 });
+    await u.sendText('/deploy dash');
+    await u.waitForText('How many');
+    await u.sendText('30');
+    await u.waitForText('Where should the 30 nodes run?');
+    await u.press('🎲 Anywhere');
+    await u.waitForText('Give it a name');
+    await u.sendText('fleet30');
+    await u.waitForText('30 Dash full nodes named <b>fleet30</b>');
+    await confirmOrder(u);
+    const up = await payAndAwaitUp(u, 'fleet30');
+    expect(up.text).toContain('rpcpassword');
+    await u.waitForText('<b>Node 30</b>');
+    const d = (await userFile(150)).deployments.find((x) => x.name === 'fleet30')!;
+    expect(d.state).toBe('active');
+    expect(new Set(d.nodes.map((n) => n.nodeId)).size).toBe(30); // 30 distinct grid nodes
+    const shown = u.messages().filter((m) => /<b>Node \d+<\/b>/.test(m.text ?? ''));
+    expect(shown.length).toBeGreaterThan(1);
+    expect(shown.every((m) => m.text!.length <= 4096)).toBe(true);
+    for (let i = 1; i <= 30; i++) expect(shown.some((m) => m.text!.includes(`<b>Node ${i}</b>`))).toBe(true);
+  }, 60_000);
 });
 
 describe('money is safe when things go wrong', () => {

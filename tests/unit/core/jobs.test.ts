@@ -6,6 +6,7 @@ import path from 'node:path';
 import { ManualClock } from '../../../src/clock.js';
 import { JobStore, type JobRecord } from '../../../src/jobs/job-store.js';
 import { Journal } from '../../../src/jobs/journal.js';
+import { nodesOfOrder } from '../../../src/jobs/provision.js';
 import { JobWorker, type JobHandler, type JobResult } from '../../../src/jobs/worker.js';
 import { silentLogger } from '../../../src/log.js';
 
@@ -239,6 +240,21 @@ describe('JobWorker', () => {
     await w.stop();
   });
 
+  it("a nudge for one user's deployment does not run another user's job with the same deployment id", async () => {
+    const h = scripted([{ retryAfterMs: 60_000 }, { done: true }]);
+    const w = worker(h.handler);
+    await w.start();
+    await w.enqueue('provision', 7, 'd1', async () => undefined);
+    await h.called(1);
+    await w.idle();
+    w.nudge(8, 'd1'); // deployment ids are per user: user 8's "1" is not user 7's "1"
+    await w.idle();
+    expect(h.calls).toHaveLength(1);
+    w.nudge(7, 'd1');
+    await h.called(2);
+    await w.stop();
+  });
+
   it('writes the job file before the change it is for, and discards it when the change is refused', async () => {
     const w = worker(async () => ({ done: true }));
     await w.start();
@@ -365,5 +381,24 @@ describe('JobWorker', () => {
     release();
     expect(await stopped).toBe(true);
     expect(await readdir(doneDir())).toHaveLength(1);
+  });
+});
+
+describe('replacement nodes', () => {
+  it('avoid every node the order planned, tried, or already took as a replacement', async () => {
+    const rec = job({
+      journal: [
+        { at: 0, step: 'node:1', phase: 'begin', data: { nodeId: 11 } },
+        { at: 0, step: 'replace:1', phase: 'done', data: { nodeId: 41 } },
+        { at: 0, step: 'node:1', phase: 'begin', data: { nodeId: 41 } },
+        { at: 0, step: 'node:1', phase: 'done', data: { nodeId: 41 } },
+        { at: 0, step: 'node:2', phase: 'begin', data: { nodeId: 12 } },
+        { at: 0, step: 'progress-message', phase: 'note', data: 99 },
+      ],
+    });
+    const j = new Journal(rec, async () => undefined, clock);
+    const plan = [11, 12].map((nodeId) => ({ nodeId, farmId: 1, country: 'Belgium', city: 'Ghent', certified: false, hourlyCost: 1 }));
+    // node 2's replacement must not land on node 1's replacement (41)
+    expect(nodesOfOrder(j, plan).sort((a, b) => a - b)).toEqual([11, 12, 41]);
   });
 });

@@ -99,6 +99,8 @@ describe('a user deploys, looks, and deletes', () => {
     expect((await mallory.waitForAnswer()).text).toMatch(/older message/);
     await mallory.pressData(malloryPay.message_id, `a:cancelorder:${aliceDep.id === '1' ? '2' : '1'}`);
     expect((await mallory.waitForAnswer()).text).toMatch(/does not exist/);
+    await mallory.pressData(malloryPay.message_id, 'a:constructor:x');
+    expect((await mallory.waitForAnswer()).text).toMatch(/no longer works/);
 
     expect((await userFile(201)).deployments[0]!.state).toBe('active');
     const aliceAddress = (await userFile(201)).identity.address;
@@ -131,6 +133,11 @@ describe('a big order', () => {
     expect(shown.length).toBeGreaterThan(1);
     expect(shown.every((m) => m.text!.length <= 4096)).toBe(true);
     for (let i = 1; i <= 30; i++) expect(shown.some((m) => m.text!.includes(`<b>Node ${i}</b>`))).toBe(true);
+
+    await u.sendText('/status fleet30');
+    const summary = await u.waitForText('Wallet:');
+    expect(summary.text).toMatch(/lasts/);
+    await u.waitFor((m) => (m.text ?? '').includes('<b>Node 30</b>') && m.message_id > summary.message_id);
   }, 60_000);
 });
 
@@ -196,6 +203,20 @@ describe('money is safe when things go wrong', () => {
   });
 });
 
+describe('an order waiting for its payment', () => {
+  it('shows its QR code again in /status', async () => {
+    h = await startHarness();
+    const u = h.emu.user({ id: 306 });
+    await fillOrder(u, { name: 'later' });
+    const first = await confirmOrder(u);
+    await u.sendText('/status later');
+    const again = await u.waitFor((m) => m.kind === 'photo');
+    expect(again.message_id).not.toBe(first.message_id);
+    expect(again.caption).toBe(first.caption);
+    await payAndAwaitUp(u, 'later');
+  });
+});
+
 describe('a crash after the outcome but before the user heard of it', () => {
   it('tells the user on the next start', async () => {
     h = await startHarness();
@@ -217,5 +238,28 @@ describe('a crash after the outcome but before the user heard of it', () => {
     expect((await userFile(305)).deployments[0]!.state).toBe('active');
     const user = await userFile(305);
     expect((await h.grid.contractsOf(user.identity.address)).filter((c) => c.state === 'created')).toHaveLength(1);
+  });
+
+  it('finishes quietly when the user cancelled the order while it was expiring', async () => {
+    h = await startHarness();
+    const u = h.emu.user({ id: 307 });
+    await fillOrder(u, { name: 'raced' });
+    await confirmOrder(u);
+    await u.press('✖ Cancel order');
+    await u.waitForText('raced</b> is deleted');
+    // the payment job as a crash left it: it had decided the order expired, and begun saying so
+    const jobsDir = path.join(h.dataDir, 'jobs');
+    await eventually('the provision job is filed as done', async () => (await readdir(path.join(jobsDir, 'done'))).some((f) => f.startsWith('provision')));
+    const file = (await readdir(path.join(jobsDir, 'done'))).find((f) => f.startsWith('provision'))!;
+    const job = JSON.parse(await readFile(path.join(jobsDir, 'done', file), 'utf8')) as { journal: unknown[] };
+    job.journal = [{ at: 0, step: 'end', phase: 'begin', data: { kind: 'expired', reason: 'no payment arrived within 30 minutes' } }];
+    await writeFile(path.join(jobsDir, file), JSON.stringify(job));
+    await rm(path.join(jobsDir, 'done', file));
+
+    await h.restart();
+    await eventually('the resumed job is done', async () => !(await readdir(jobsDir)).includes(file));
+    expect(await readdir(path.join(jobsDir, 'failed'))).toEqual([]);
+    expect(u.messages().some((m) => m.text?.includes('is cancelled: no payment'))).toBe(false);
+    expect((await userFile(307)).deployments[0]!.state).toBe('deleted');
   });
 });

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { SecretBox } from '../../src/chain/secret-box.js';
 import { closeLogger, createLogger } from '../../src/log.js';
 import { BotApiEmulator } from '../../src/telegram/emulator/index.js';
-import { deploy } from '../helpers/chat.js';
+import { confirmOrder, deploy, fillOrder, payAndAwaitUp } from '../helpers/chat.js';
 import { eventually } from '../helpers/eventually.js';
 import { startHarness, TEST_KEY, type Harness } from '../helpers/harness.js';
 
@@ -87,7 +87,11 @@ describe('secrets', () => {
     h = await startHarness({ dataDir, log });
     const u = h.emu.user({ id: 921 });
     const code = 'SECRETcode0123456789abcdefghijkl';
-    await deploy(u, { type: 'presearch', name: 'quiet', registrationCode: code });
+    await fillOrder(u, { type: 'presearch', name: 'quiet', registrationCode: code });
+    // mid-conversation, the code is already sealed in the user's file
+    expect(await readFile(h.app.store.fileOf(921), 'utf8')).not.toContain(code);
+    await confirmOrder(u);
+    await payAndAwaitUp(u, 'quiet');
     const up = await deploy(u, { name: 'rpc' });
     const password = /rpcpassword: <code>([^<]+)<\/code>/.exec(up.text!)![1]!;
 

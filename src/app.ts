@@ -24,7 +24,7 @@ import { Planner } from './services/planner.js';
 import { UserService } from './services/users.js';
 import { WalletService } from './services/wallet.js';
 import { UserStore } from './store/user-store.js';
-import { Outbox } from './telegram/outbox.js';
+import { Outbox, type OutboxLimits } from './telegram/outbox.js';
 
 export interface AppOptions {
   dataDir: string;
@@ -42,6 +42,8 @@ export interface AppOptions {
   userCacheSize?: number;
   /** how often a resumed job looks at a deployment the grid is still bringing up */
   readyPollMs?: number;
+  /** Telegram's flood limits as the outbox keeps them; the defaults are Telegram's */
+  outboxLimits?: OutboxLimits;
 }
 
 export interface App {
@@ -67,7 +69,7 @@ export async function createApp(o: AppOptions): Promise<App> {
   const bot = new Telegraf(o.telegram.token, {
     telegram: { ...(o.telegram.apiRoot ? { apiRoot: o.telegram.apiRoot } : {}), webhookReply: false },
   });
-  const outbox = new Outbox(bot.telegram, o.log.child({ mod: 'outbox' }), (chatId) => users.markUnreachable(chatId));
+  const outbox = new Outbox(bot.telegram, o.log.child({ mod: 'outbox' }), (chatId) => users.markUnreachable(chatId), o.outboxLimits);
 
   const planner = new Planner(o.grid);
   const wallet = new WalletService(store, o.grid, o.faucet);

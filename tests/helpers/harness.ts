@@ -48,6 +48,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       paymentTimeoutMs: opts.paymentTimeoutMs ?? 30 * 60_000,
       depositPollMs: 25,
       readyPollMs: 10,
+      // conversations in tests run far faster than a person types; the pacing itself is tested in outbox.test.ts
+      outboxLimits: { perChatPerSecond: 1000, perChatBurst: 1000, perSecond: 1000 },
     });
     await app.start();
     return { grid, app };

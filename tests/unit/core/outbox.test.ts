@@ -3,7 +3,7 @@ import { describe, it, expect, beforeEach, afterEach } from '@jest/globals';
 import QRCode from 'qrcode';
 import { Telegraf } from 'telegraf';
 import { silentLogger } from '../../../src/log.js';
-import { Outbox } from '../../../src/telegram/outbox.js';
+import { Outbox, type OutboxLimits } from '../../../src/telegram/outbox.js';
 import { BotApiEmulator, type EmuEvent } from '../../../src/telegram/emulator/index.js';
 
 const ALICE = 1001;
@@ -19,8 +19,8 @@ function telegram() {
   return new Telegraf(emu.token, { telegram: { apiRoot: emu.apiRoot } }).telegram;
 }
 
-/** An outbox whose 429 waits are recorded and skipped. */
-function outbox(opts: { perSecond?: number; sleep?: (ms: number) => Promise<void> } = {}): Outbox {
+/** An outbox whose waits are recorded and skipped; per-chat pacing is off unless asked for. */
+function outbox(opts: OutboxLimits & { sleep?: (ms: number) => Promise<void> } = {}): Outbox {
   return new Outbox(
     telegram(),
     silentLogger,
@@ -33,6 +33,8 @@ function outbox(opts: { perSecond?: number; sleep?: (ms: number) => Promise<void
         (async (ms) => {
           sleeps.push(ms);
         }),
+      perChatPerSecond: opts.perChatPerSecond ?? 1000,
+      perChatBurst: opts.perChatBurst ?? 1000,
       ...(opts.perSecond ? { perSecond: opts.perSecond } : {}),
     },
   );
@@ -180,4 +182,30 @@ describe('Outbox', () => {
     await Promise.all(later);
     expect(order).toEqual([ALICE, DAVE, BOB, CAROL]);
   });
+});
+
+describe("Telegram's flood limits", () => {
+  it('paces one chat to a burst of 3, then one message a second', async () => {
+    const ob = outbox({ perChatPerSecond: 1, perChatBurst: 3 });
+    await Promise.all(Array.from({ length: 6 }, (_, i) => ob.send(ALICE, { text: `m${i}` })));
+    expect(texts(ALICE)).toEqual(['m0', 'm1', 'm2', 'm3', 'm4', 'm5']);
+    // the first three go at once; each later one waits for the chat's allowance to refill
+    expect(sleeps).toHaveLength(3);
+    for (const ms of sleeps) expect(ms).toBeGreaterThan(900);
+  });
+
+  it('keeps within limits the emulator enforces as Telegram does: no 429 for a chat burst and a broadcast', async () => {
+    await emu.stop();
+    emu = await BotApiEmulator.start({ limits: { globalPerSecond: 30, perChatPerSecond: 1, burst: 3 } });
+    const chats = Array.from({ length: 45 }, (_, i) => 5000 + i);
+    for (const id of [ALICE, ...chats]) emu.user({ id });
+    const ob = new Outbox(telegram(), silentLogger, async () => undefined); // Telegram's defaults, real time
+    await Promise.all([
+      ...Array.from({ length: 5 }, (_, i) => ob.send(ALICE, { text: `to Alice ${i}` })),
+      ...chats.map((id) => ob.send(id, { text: 'reminder' }, 'notice')),
+    ]);
+    expect(emu.stats().rejected429).toBe(0);
+    expect(texts(ALICE)).toHaveLength(5);
+    expect(chats.every((id) => texts(id).length === 1)).toBe(true);
+  }, 20_000);
 });

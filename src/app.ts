@@ -56,6 +56,8 @@ export interface App {
   start(): Promise<void>;
   /** finishes the update in hand and the job steps running, flushes messages and the store */
   stop(): Promise<void>;
+  /** settles when polling ends: resolves after stop(), rejects if Telegram ended it (401, 409) */
+  polling(): Promise<void>;
 }
 
 export async function createApp(o: AppOptions): Promise<App> {
@@ -126,6 +128,9 @@ export async function createApp(o: AppOptions): Promise<App> {
         launched = true;
       });
       o.log.info({ resumedJobs: resumed, bot: bot.botInfo?.username }, 'bot started');
+    },
+    polling() {
+      return polling ?? Promise.resolve();
     },
     async stop() {
       // telegraf calls launch's callback before it starts polling, so right after start() there

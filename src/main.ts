@@ -8,7 +8,7 @@ import path from 'node:path';
 import { createApp, type App } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { SimGrid } from './grid/sim/index.js';
-import { closeLogger, createLogger, type Logger } from './log.js';
+import { closeLogger, createLogger, scrub, type Logger } from './log.js';
 import { BotApiEmulator } from './telegram/emulator/index.js';
 import { startTerminalChat } from './telegram/terminal-chat.js';
 
@@ -96,14 +96,14 @@ async function main(): Promise<void> {
   });
 
   let stopping: Promise<void> | undefined;
-  const shutdown = (why: string) => {
+  const shutdown = (why: string, exitCode = 0) => {
     stopping ??= (async () => {
       log.info({ why }, 'shutting down');
       await app.stop();
       await grid.close();
       await emu?.stop();
       await closeLogger(log);
-      process.exit(0);
+      process.exit(exitCode);
     })();
     return stopping;
   };
@@ -111,6 +111,11 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
 
   await app.start();
+  // a bot that no longer polls must not look alive: exit, so a supervisor restarts it
+  app.polling().catch((err: unknown) => {
+    process.stderr.write(`Telegram stopped the polling: ${err instanceof Error ? scrub(err.message) : String(err)}\n`);
+    void shutdown('polling failed', 1);
+  });
   if (emu && config.telegram.mode === 'local') {
     process.stdout.write(banner(config, emu, generatedAt));
     if (config.telegram.chat === 'terminal') {

@@ -98,3 +98,16 @@ describe('a crash in the middle of provisioning', () => {
     }
   }, 90_000);
 });
+
+describe('when Telegram ends the polling', () => {
+  it('the process exits non-zero instead of staying up deaf', async () => {
+    const child = startProcess();
+    const u = emu.user({ id: 778 });
+    await u.sendText('/help');
+    await u.waitForText('What I can do', { timeoutMs: 30_000 });
+    const done = exited(child);
+    emu.failNext('getUpdates', { error_code: 409, description: 'Conflict: terminated by other getUpdates request; make sure that only one bot instance is running' });
+    await u.sendText('/help'); // ends the long poll in flight; the next one gets the 409
+    expect((await done).code).toBe(1);
+  }, 60_000);
+});

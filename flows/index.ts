@@ -6,7 +6,8 @@ import { listFlow } from './list.js';
 import { paymentActions } from './payment.js';
 import { startFlow } from './start.js';
 import { statusFlow } from './status.js';
+import { walletFlow } from './wallet.js';
 
-export const FLOWS: AnyFlow[] = [startFlow, deployFlow, listFlow, statusFlow, deleteFlow];
+export const FLOWS: AnyFlow[] = [startFlow, deployFlow, listFlow, statusFlow, deleteFlow, walletFlow];
 export const ACTIONS: Record<string, Action> = paymentActions;
 export { BUILTIN_COMMANDS, helpMessage } from './help.js';

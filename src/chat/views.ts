@@ -2,7 +2,7 @@
 import { profileById } from '../catalog/index.js';
 import { STATE_LABEL, type Deployment } from '../domain/deployment.js';
 import { formatTft, HOURS_PER_MONTH } from '../domain/money.js';
-import type { StatusView } from '../services/deployments.js';
+import type { StatusView, WalletView } from '../services/deployments.js';
 import { chunk, duration, esc, plural } from './format.js';
 
 export function deploymentLine(d: Deployment): string {
@@ -35,6 +35,16 @@ export function nodeBlocks(nodes: StatusView['nodes']): string[] {
   });
 }
 
+/** The balance and how long it lasts; /status and /wallet both show it. */
+export function walletLines(v: WalletView): string[] {
+  return [
+    `Wallet: ${formatTft(v.balance)}`,
+    v.hourlyBurn > 0
+      ? `At ${formatTft(v.hourlyBurn)}/h for all your deployments, that lasts ${duration(v.runwayMs)}.`
+      : 'Nothing is being billed right now.',
+  ];
+}
+
 /** /status: the summary with the wallet and how long it lasts first, then the nodes in as many messages as they need. */
 export function statusMessages(v: StatusView): string[] {
   const d = v.deployment;
@@ -42,10 +52,7 @@ export function statusMessages(v: StatusView): string[] {
     deploymentLine(d),
     d.reason ? `Reason: ${esc(d.reason)}` : '',
     `Cost: ${formatTft(d.hourlyCost)}/h (${formatTft(d.hourlyCost * HOURS_PER_MONTH)} a month)`,
-    `Wallet: ${formatTft(v.balance)}`,
-    v.hourlyBurn > 0
-      ? `At ${formatTft(v.hourlyBurn)}/h for all your deployments, that lasts ${duration(v.runwayMs)}.`
-      : 'Nothing is being billed right now.',
+    ...walletLines(v),
     v.profile && v.nodes.some((n) => n.state === 'ok') ? `\n${esc(v.profile.howToReach(v.nodes[0]?.publicIp))}` : '',
     v.nodes.length ? '' : '\n<i>No nodes on the grid.</i>',
   ]

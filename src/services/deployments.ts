@@ -47,15 +47,20 @@ export interface NodeStatus {
   message?: string;
 }
 
-export interface StatusView {
+/** The user's wallet as it stands: what it holds, what the grid takes from it, how long that lasts. */
+export interface WalletView {
+  address: string;
+  balance: Units;
+  /** hourly cost of all the user's billed deployments, which the same wallet pays */
+  hourlyBurn: Units;
+  /** how long the balance lasts at that burn, in whole hours as the grid bills; Infinity with no burn */
+  runwayMs: number;
+}
+
+export interface StatusView extends WalletView {
   deployment: Deployment;
   profile: NodeProfile | undefined;
   nodes: NodeStatus[];
-  balance: Units;
-  /** hourly cost of all the user's live deployments, which the same wallet pays */
-  hourlyBurn: Units;
-  /** how long the balance lasts at that burn; Infinity with no burn */
-  runwayMs: number;
 }
 
 /** A request the rules refuse, with the reason in words for the user. */
@@ -236,12 +241,14 @@ export class DeploymentService {
         ...(vm?.message ? { message: vm.message } : {}),
       };
     });
+    return { deployment: d, profile: profileById(d.profileId), nodes, ...(await this.walletView(user)) };
+  }
+
+  async walletView(user: User): Promise<WalletView> {
     const balance = await this.wallet.balance(user);
     const hourlyBurn = user.deployments.filter((x) => isBilled(x.state)).reduce((s, x) => s + x.hourlyCost, 0);
     return {
-      deployment: d,
-      profile: profileById(d.profileId),
-      nodes,
+      address: user.identity.address,
       balance,
       hourlyBurn,
       runwayMs: hourlyBurn > 0 ? Math.floor(balance / hourlyBurn) * 3_600_000 : Infinity,

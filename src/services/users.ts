@@ -18,6 +18,11 @@ export class UserService {
     private readonly clock: Clock,
   ) {}
 
+  /** The user as stored now (a flow's copy is from the start of the update). */
+  current(userId: number): Promise<User | undefined> {
+    return this.store.get(userId);
+  }
+
   /** The user, created with a fresh identity on first contact. */
   async ensure(from: TelegramPerson, chatId: number): Promise<{ user: User; created: boolean }> {
     const existing = await this.store.get(from.id);

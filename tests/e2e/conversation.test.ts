@@ -170,9 +170,14 @@ describe('/help and /cancel', () => {
     await u.sendText('/help');
     const help = await u.waitForText('What I can do');
     for (const { command, description } of h.emu.commands()) expect(help.text).toContain(`/${command} — ${description}`);
-    expect(h.emu.commands().map((c) => c.command)).toEqual(['start', 'deploy', 'list', 'status', 'delete', 'help', 'cancel']);
+    expect(h.emu.commands().map((c) => c.command)).toEqual(['start', 'deploy', 'list', 'status', 'delete', 'wallet', 'help', 'cancel']);
     await u.sendText('/cancel');
     await u.waitForText('Nothing to cancel');
+    await u.sendText('/wallet');
+    const wallet = await u.waitForText('Your Jukebox wallet');
+    expect(wallet.text).toContain('Wallet: 0.00 TFT');
+    expect(wallet.text).toContain('Nothing is being billed right now.');
+    expect(wallet.text).toContain('No deposits yet');
   });
 });
 

@@ -65,6 +65,14 @@ describe('a user deploys, looks, and deletes', () => {
     expect(status.text).toContain('✅ up');
     expect(status.text).toMatch(/lasts 30 days/);
 
+    await u.sendText('/wallet');
+    const wallet = await u.waitForText('Your Jukebox wallet');
+    expect(wallet.text).toContain(address);
+    expect(wallet.text).toContain(`Wallet: ${(dep.payment!.due / 1e7).toLocaleString('en-US')}.00 TFT`);
+    expect(wallet.text).toMatch(/for all your deployments, that lasts 30 days/);
+    expect(wallet.text).toContain(`Deposits credited (latest 1 of 1):`);
+    expect(wallet.text).toContain(`+${(dep.payment!.due / 1e7).toLocaleString('en-US')}.00 TFT`);
+
     await u.sendText('/delete node_one');
     await u.waitForText('Delete <b>node_one</b>');
     await u.press(/Yes, delete/);

@@ -2,7 +2,7 @@
 import { esc, plural } from '../src/chat/format.js';
 import type { Flow, Outcome } from '../src/chat/types.js';
 import type { Deployment } from '../src/domain/deployment.js';
-import { choiceOf, pickByText } from './pick.js';
+import { pickStep } from './pick.js';
 
 interface DeleteData {
   id?: string;
@@ -32,14 +32,12 @@ export const deleteFlow: Flow<DeleteData> = {
     return { goto: 'pick' };
   },
   steps: {
-    pick: {
-      ask: (c) => ({ text: 'Which deployment should I delete?', choices: c.services.deployments.deletable(c.user).map(choiceOf) }),
-      onChoice(c, id) {
-        const d = c.services.deployments.deletable(c.user).find((x) => x.id === id);
-        return d ? toConfirm(c, d) : { retry: 'That one cannot be deleted now.' };
-      },
-      onText: (c, text) => pickByText(c, text, c.services.deployments.deletable(c.user), (d) => toConfirm(c, d)),
-    },
+    pick: pickStep({
+      question: () => 'Which deployment should I delete?',
+      candidates: (c) => c.services.deployments.deletable(c.user),
+      then: toConfirm,
+      unavailable: 'That one cannot be deleted now.',
+    }),
     confirm: {
       ask(c) {
         const d = c.user.deployments.find((x) => x.id === c.data.id)!;

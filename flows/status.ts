@@ -1,8 +1,18 @@
 /** /status [name]: per node state, grid node, place, IPs, contracts and cost; the wallet and how long it lasts. */
 import { esc } from '../src/chat/format.js';
-import type { Flow } from '../src/chat/types.js';
-import { statusOutcome } from './list.js';
-import { choiceOf, pickByText } from './pick.js';
+import type { Flow, Outcome } from '../src/chat/types.js';
+import { statusMessages } from '../src/chat/views.js';
+import type { Deployment } from '../src/domain/deployment.js';
+import type { User } from '../src/domain/user.js';
+import type { Services } from '../src/services/index.js';
+import { paymentPrompt } from './payment.js';
+import { pickStep } from './pick.js';
+
+/** A deployment's status; an order still waiting for its payment comes with its payment prompt again. */
+export async function statusOutcome(s: Services, user: User, d: Deployment): Promise<Outcome> {
+  const status = statusMessages(await s.deployments.status(user, d)).map((text) => ({ text }));
+  return { done: d.state === 'awaiting_payment' ? [...status, await paymentPrompt(s, d)] : status };
+}
 
 export const statusFlow: Flow = {
   command: 'status',
@@ -22,13 +32,11 @@ export const statusFlow: Flow = {
     return { goto: 'pick' };
   },
   steps: {
-    pick: {
-      ask: (c) => ({ text: 'Which deployment?', choices: c.services.deployments.list(c.user).map(choiceOf) }),
-      onChoice(c, id) {
-        const d = c.services.deployments.find(c.user, id);
-        return d ? statusOutcome(c.services, c.user, d) : { retry: 'That deployment is gone.' };
-      },
-      onText: (c, text) => pickByText(c, text, c.services.deployments.list(c.user), (d) => statusOutcome(c.services, c.user, d)),
-    },
+    pick: pickStep({
+      question: () => 'Which deployment?',
+      candidates: (c) => c.services.deployments.list(c.user),
+      then: (c, d) => statusOutcome(c.services, c.user, d),
+      unavailable: 'That deployment is gone.',
+    }),
   },
 };

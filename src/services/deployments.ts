@@ -116,7 +116,6 @@ export class DeploymentService {
     if (!profile) throw new Error(`unknown profile ${draft.profileId}`);
     const user = await this.store.get(userId);
     if (!user) throw new Error('unknown user');
-    if (this.isNameTaken(user, draft.name)) throw new Error(`name ${draft.name} is taken`);
     const balance = await this.wallet.balance(user);
     const required = mul(hourlyCost, HOURS_PER_MONTH);
     const due = Math.max(0, required - balance);
@@ -221,13 +220,13 @@ export class DeploymentService {
   async status(user: User, d: Deployment): Promise<StatusView> {
     const identity = this.users.identityOf(user);
     const live = isLive(d.state) && d.nodes.length > 0;
-    const vms = new Map<string, VmInfo>();
+    const vms = new Map<number, VmInfo>(); // by contract id
     if (live) {
       const infos = await Promise.all(d.nodes.map((n) => this.grid.getVms(identity, d.projectName, n.gridName).catch(() => [])));
-      infos.flat().forEach((v) => vms.set(v.name, v));
+      infos.flat().forEach((v) => vms.set(v.contractId, v));
     }
     const nodes: NodeStatus[] = d.nodes.map((n) => {
-      const vm = [...vms.values()].find((v) => v.nodeId === n.nodeId && v.contractId === n.contractIds[0]);
+      const vm = n.contractIds[0] === undefined ? undefined : vms.get(n.contractIds[0]);
       return {
         index: n.index,
         nodeId: n.nodeId,

@@ -423,12 +423,7 @@ export class SimGrid implements Grid, Chain, Faucet {
   }
 
   async deployVms(id: Identity, d: VmDeployment): Promise<{ contractIds: number[] }> {
-    this.assertOpen();
-    const twinId = this.requireTwin(id);
-    validateVmDeployment(d);
-    this.settle();
-    this.requireDeployFunds(id.address);
-    this.requireNameFree(twinId, d.projectName, d.name);
+    const twinId = this.admit(id, d, () => validateVmDeployment(d));
     const ips = this.checkPlacement(
       d.machines.map((m) => ({ label: `vm "${m.name}"`, nodeId: m.nodeId, res: vmResources(m), publicIp: m.publicIp })),
     );
@@ -458,8 +453,7 @@ export class SimGrid implements Grid, Chain, Faucet {
         now,
         forceFail: i === 0 ? this.takePendingFailure() : undefined,
         failureMessages: FAILURE_MESSAGES,
-        details: (rnd, contractId) => {
-          void contractId;
+        details: (rnd) => {
           const vm: VmDetails = { flist: m.flist, entrypoint: m.entrypoint, privateIp };
           if (m.mycelium) vm.mycelium = `${node.myceliumPrefix}:ff0f:${rnd.hextet()}:${rnd.hextet()}:${rnd.hextet()}`;
           if (m.publicIp) vm.publicIp6 = `${node.ipv6Prefix}:${rnd.hextet()}:${rnd.hextet()}:${rnd.hextet()}:${rnd.hextet()}/64`;
@@ -471,12 +465,7 @@ export class SimGrid implements Grid, Chain, Faucet {
   }
 
   async deployZdbs(id: Identity, d: ZdbDeployment): Promise<{ contractIds: number[] }> {
-    this.assertOpen();
-    const twinId = this.requireTwin(id);
-    validateZdbDeployment(d);
-    this.settle();
-    this.requireDeployFunds(id.address);
-    this.requireNameFree(twinId, d.projectName, d.name);
+    const twinId = this.admit(id, d, () => validateZdbDeployment(d));
     this.checkPlacement(
       d.zdbs.map((z) => ({ label: `zdb "${z.name}"`, nodeId: z.nodeId, res: zdbResources(z), publicIp: false })),
     );
@@ -719,6 +708,17 @@ export class SimGrid implements Grid, Chain, Faucet {
   }
 
   // ---------------------------------------------------------------- internals: accounts
+
+  /** What every deploy checks first, in grid_client's order: a twin, a valid request, the balance, a free name. Returns the twin id. */
+  private admit(id: Identity, d: { projectName: string; name: string }, validate: () => void): number {
+    this.assertOpen();
+    const twinId = this.requireTwin(id);
+    validate();
+    this.settle();
+    this.requireDeployFunds(id.address);
+    this.requireNameFree(twinId, d.projectName, d.name);
+    return twinId;
+  }
 
   private assertOpen(): void {
     if (this.closed) throw new GridError('unavailable', 'the simulated grid is closed');

@@ -9,6 +9,9 @@ import path from 'node:path';
 import { JSONFile } from 'lowdb/node';
 import { z } from 'zod';
 
+/** provisioning an order, deleting one, replacing a node, adding nodes, a withdrawal from the wallet */
+export const JOB_TYPES = ['provision', 'teardown', 'redeploy', 'grow', 'withdraw'] as const;
+
 export const JournalEntrySchema = z.object({
   at: z.number(),
   step: z.string(),
@@ -19,12 +22,14 @@ export type JournalEntry = z.infer<typeof JournalEntrySchema>;
 
 export const JobRecordSchema = z.object({
   id: z.string(),
-  type: z.enum(['provision', 'teardown']),
+  type: z.enum(JOB_TYPES),
   userId: z.number().int(),
   deploymentId: z.string(),
   createdAt: z.number(),
   /** unexpected failures so far; the worker backs off on them */
   failures: z.number().int().default(0),
+  /** what the job is for beyond its deployment (which node to replace, how many to add, where to withdraw to) */
+  params: z.record(z.string(), z.unknown()).optional(),
   journal: z.array(JournalEntrySchema),
 });
 export type JobRecord = z.infer<typeof JobRecordSchema>;

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import PQueue from 'p-queue';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../log.js';
-import type { JobRecord, JobStore } from './job-store.js';
+import { JOB_TYPES, type JobRecord, type JobStore } from './job-store.js';
 import { Journal } from './journal.js';
 
 export type JobResult = { done: true } | { retryAfterMs: number };
@@ -20,9 +20,11 @@ export interface JobQueue {
    * change, then the job is scheduled. A crash in between leaves a job that finds nothing to do,
    * never a change without its job. If `commit` throws, the job is discarded.
    */
-  enqueue<T>(type: JobType, userId: number, deploymentId: string, commit: () => Promise<T>): Promise<T>;
+  enqueue<T>(type: JobType, userId: number, deploymentId: string, commit: () => Promise<T>, params?: Record<string, unknown>): Promise<T>;
   /** runs the deployment's waiting job now instead of at its next turn */
   nudge(userId: number, deploymentId: string): void;
+  /** whether a job (of that type) for the deployment is queued, waiting or running */
+  hasActive(userId: number, deploymentId: string, type?: JobType): boolean;
 }
 
 const MAX_BACKOFF_MS = 5 * 60_000;
@@ -42,13 +44,13 @@ export class JobWorker implements JobQueue {
 
   constructor(
     private readonly store: JobStore,
-    private readonly handlers: Record<JobType, JobHandler>,
+    private readonly handlers: Partial<Record<JobType, JobHandler>>,
     private readonly clock: Clock,
     private readonly log: Logger,
     concurrency: number,
     private readonly retry = { maxFailures: MAX_FAILURES, baseBackoffMs: 1000 },
   ) {
-    this.queues = { provision: new PQueue({ concurrency }), teardown: new PQueue({ concurrency }) };
+    this.queues = Object.fromEntries(JOB_TYPES.map((t) => [t, new PQueue({ concurrency })])) as Record<JobType, PQueue>;
   }
 
   /** Resumes what a previous run left unfinished. */
@@ -63,7 +65,7 @@ export class JobWorker implements JobQueue {
     return jobs.length;
   }
 
-  async enqueue<T>(type: JobType, userId: number, deploymentId: string, commit: () => Promise<T>): Promise<T> {
+  async enqueue<T>(type: JobType, userId: number, deploymentId: string, commit: () => Promise<T>, params?: Record<string, unknown>): Promise<T> {
     const job: JobRecord = {
       id: `${type}-${userId}-${deploymentId}-${randomBytes(3).toString('hex')}`,
       type,
@@ -71,6 +73,7 @@ export class JobWorker implements JobQueue {
       deploymentId,
       createdAt: this.clock.now(),
       failures: 0,
+      ...(params ? { params } : {}),
       journal: [],
     };
     await this.store.save(job);
@@ -96,6 +99,13 @@ export class JobWorker implements JobQueue {
         this.schedule(job);
       }
     }
+  }
+
+  hasActive(userId: number, deploymentId: string, type?: JobType): boolean {
+    for (const job of this.active.values()) {
+      if (job.userId === userId && job.deploymentId === deploymentId && (type === undefined || job.type === type)) return true;
+    }
+    return false;
   }
 
   /** Resolves when no job is running or queued (jobs waiting on a timer don't count). */
@@ -145,7 +155,9 @@ export class JobWorker implements JobQueue {
     const journal = new Journal(job, (j) => this.store.save(j), this.clock);
     this.running.add(job.id);
     try {
-      const result = await this.handlers[job.type](journal);
+      const handler = this.handlers[job.type];
+      if (!handler) throw new Error(`no handler for ${job.type} jobs`);
+      const result = await handler(journal);
       if ('done' in result) {
         await this.store.finish(job);
         this.active.delete(job.id);

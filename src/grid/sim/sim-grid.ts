@@ -14,15 +14,32 @@
  *   covers the overdue amount, and is deleted (out of funds) after 14 days of grace.
  *
  * Simplifications (documented on purpose):
- * - Billing is lazy: `settle()` runs before every read or write of balances or contracts and
- *   processes every hour that elapsed, in time order, so a clock jump of weeks gives the same
+ * - Billing is lazy: bills are settled before every read or write of balances or contracts,
+ *   processing every hour that elapsed, in time order, so a clock jump of weeks gives the same
  *   result as stepping hour by hour. A bill is paid in full or not at all (no partial payment).
+ *   Each owner pays only their own contracts, so owners are settled independently: a call about
+ *   one address (balance, getVms, listContracts, fund...) settles only that owner, and calls that
+ *   see every contract (node usage, deploys, stats) settle every owner with a bill due.
  * - Cancelling a contract does not bill the partial hour since the last whole hour, and the
  *   overdue of a contract in grace is forgiven when it is cancelled or deleted.
  * - Workload state is derived from the clock (`init` until `readyAt`, then `ok` or `error`), so
  *   it is right after a restart too.
  * - Node usage is not stored: it is the generated usage of other tenants plus the resources of
  *   the live contracts, so it can never drift from the contracts.
+ *
+ * Scale (100,000 live contracts and more): the state file holds only the state above. In memory the
+ * sim keeps indexes it rebuilds from the contracts at open: each twin's contracts and its live
+ * contracts by deployment, the live contracts of each node (with a cached sum), the public IPs
+ * taken per farm, the transfers per recipient, and a queue of when each twin next owes a bill. So
+ * a call about one deployment or address costs what that twin has, not what the grid has, and
+ * settling costs nothing while no bill is due.
+ *
+ * Persistence: every call that changes state (twins, money, contracts, node status) writes the
+ * whole state file before it returns (atomic rename, not fsync'ed). Reads do not write, even when
+ * they settled bills: billing is a function of the written state and the clock, so after a
+ * restart the same bills are settled again, to the unit. Settled bills reach the file with the
+ * next write, `settleNow()`, the settle timer, or `close()`. `batch()` defers the writes of a
+ * bulk setup to one at its end.
  */
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -61,6 +78,7 @@ import {
   type SimFarm,
   type SimNode,
 } from './generate.js';
+import { DueQueue } from './due-queue.js';
 import { hourlyCostOf, type PricedResources } from './prices.js';
 
 export const STATE_FILE = 'grid-sim.json';
@@ -107,7 +125,7 @@ export interface SimGridOptions {
   nodes?: number;
   /** default 40 */
   farms?: number;
-  /** settle bills on a timer every this many ms (off by default: settling is lazy anyway) */
+  /** settle every owner's bills and write them on a timer every this many ms (off by default: settling is lazy anyway) */
   settleEveryMs?: number;
 }
 
@@ -209,9 +227,23 @@ export interface SimStats {
   contracts: { created: number; grace: number; deleted: number };
 }
 
-interface Usage {
-  byNode: Map<number, Resources>;
-  ipsByFarm: Map<number, Set<string>>;
+/**
+ * One twin's contracts, indexed in memory (rebuilt at open, never persisted). A twin belongs to one
+ * address for good (ensureTwin), so the twin's contracts are its owner's: the book is also the
+ * unit of billing.
+ */
+interface TwinBook {
+  twinId: number;
+  /** the address that signs for the twin and pays its contracts */
+  owner: string;
+  /** every contract of the twin, deleted ones included, oldest first */
+  all: SimContract[];
+  /** the contracts not deleted (created or grace), oldest first: what billing walks */
+  live: SimContract[];
+  /** the live contracts by projectName, then deployment name, oldest first */
+  deployments: Map<string, Map<string, SimContract[]>>;
+  /** when the next bill falls due: min over `live` of billedUntil + 1 h; Infinity if none */
+  dueAt: number;
 }
 
 interface Placement {
@@ -281,7 +313,22 @@ function freshState(seed: number, nodes: number, farms: number, now: number): Si
   };
 }
 
-const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** A wait of 0 ms resolves without a timer: deployMs 0 must not cost a timer tick (~1 ms) per deploy. */
+const defaultSleep = (ms: number): Promise<void> =>
+  ms <= 0 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, ms));
+
+/** When the earliest of these live contracts next owes a bill; Infinity when there are none. */
+function earliestDue(live: readonly SimContract[]): number {
+  let at = Infinity;
+  for (const c of live) at = Math.min(at, c.billedUntil + HOUR_MS);
+  return at;
+}
+
+/** Removes one element, keeping the order of the others. */
+function removeFrom<T>(list: T[], item: T): void {
+  const i = list.indexOf(item);
+  if (i >= 0) list.splice(i, 1);
+}
 
 export class SimGrid implements Grid, Chain, Faucet {
   readonly kind = 'sim' as const;
@@ -293,6 +340,21 @@ export class SimGrid implements Grid, Chain, Faucet {
   private readonly nodeById = new Map<number, SimNode>();
   private readonly farmById = new Map<number, SimFarm>();
   private readonly byId = new Map<number, SimContract>();
+  // In-memory indexes over the persisted state, rebuilt at open (see the header).
+  private readonly books = new Map<number, TwinBook>();
+  /** (dueAt, twinId) of every book with live contracts; may hold superseded entries */
+  private readonly due = new DueQueue();
+  /** live contracts per node, oldest first */
+  private readonly liveOnNode = new Map<number, SimContract[]>();
+  /** sum of the resources of `liveOnNode`, per node; dropped when a contract there starts or ends */
+  private readonly nodeLoad = new Map<number, Resources>();
+  /** public IPv4s held by live contracts, per farm */
+  private readonly ipsTaken = new Map<number, Set<string>>();
+  private readonly transfersTo = new Map<string, Transfer[]>();
+  /** > 0 inside batch(): writes are deferred to its end */
+  private batchDepth = 0;
+  /** the memory holds changes the state file does not have yet */
+  private dirty = false;
   private readonly clock: Clock;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly deployMs: number;
@@ -316,7 +378,11 @@ export class SimGrid implements Grid, Chain, Faucet {
     this.failureRate = opts.workloadFailureRate ?? 0;
     for (const n of grid.nodes) this.nodeById.set(n.nodeId, n);
     for (const f of grid.farms) this.farmById.set(f.farmId, f);
-    for (const c of state.contracts) this.byId.set(c.contractId, c);
+    for (const c of state.contracts) {
+      this.byId.set(c.contractId, c);
+      this.indexContract(c);
+    }
+    for (const t of state.transfers) this.indexTransfer(t);
   }
 
   /** Loads the state under `dataDir`, or starts a fresh grid there. */
@@ -356,7 +422,7 @@ export class SimGrid implements Grid, Chain, Faucet {
     await db.write();
     if (opts.settleEveryMs !== undefined && opts.settleEveryMs > 0) {
       sim.timer = setInterval(() => {
-        if (!sim.closed && sim.settle()) void sim.persist().catch(() => undefined);
+        if (!sim.closed) void sim.settleAndPersist().catch(() => undefined);
       }, opts.settleEveryMs);
       sim.timer.unref();
     }
@@ -368,7 +434,29 @@ export class SimGrid implements Grid, Chain, Faucet {
     if (this.closed) return;
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
+    this.dirty = false;
     await this.db.write();
+  }
+
+  /**
+   * Runs `fn` with the state file written once, at the end (also when `fn` throws), instead of
+   * after every call that changes state: for seeding a large grid and for benchmarks, where a
+   * write per call would rewrite the whole file N times.
+   *
+   * This gives up crash safety inside the batch: if the process dies before the batch ends,
+   * everything since it began is lost, including contracts a deploy already reported created
+   * (the real chain would keep them). Every call made while a batch runs is in it, not only those
+   * `fn` makes, so never use it in the bot. Batches may nest; the outermost one writes.
+   */
+  async batch<T>(fn: () => Promise<T>): Promise<T> {
+    this.assertOpen();
+    this.batchDepth++;
+    try {
+      return await fn();
+    } finally {
+      this.batchDepth--;
+      if (this.batchDepth === 0 && this.dirty && !this.closed) await this.persist();
+    }
   }
 
   // ---------------------------------------------------------------- Grid
@@ -385,11 +473,11 @@ export class SimGrid implements Grid, Chain, Faucet {
   }
 
   async findNodes(filter: NodeFilter): Promise<GridNode[]> {
-    await this.settleAndPersist();
+    this.assertOpen();
+    this.settle(); // usage depends on every owner's contracts (out of funds frees capacity)
     if (filter.limit !== undefined && (!Number.isSafeInteger(filter.limit) || filter.limit < 0)) {
       invalid(`limit must be a non-negative integer, got ${filter.limit}`);
     }
-    const usage = this.usage();
     const wantStatus = filter.status ?? 'up';
     const only = filter.nodeIds ? new Set(filter.nodeIds) : undefined;
     const exclude = new Set(filter.excludeNodeIds ?? []);
@@ -402,7 +490,7 @@ export class SimGrid implements Grid, Chain, Faucet {
       if (filter.farmId !== undefined && n.farmId !== filter.farmId) continue;
       if (country !== undefined && fold(n.country) !== country) continue;
       if (city !== undefined && fold(n.city) !== city) continue;
-      const node = this.toGridNode(n, usage);
+      const node = this.toGridNode(n);
       if (wantStatus !== 'any' && node.status !== wantStatus) continue;
       if (filter.publicIp && node.publicIps.free < 1) continue;
       if (filter.free) {
@@ -417,9 +505,10 @@ export class SimGrid implements Grid, Chain, Faucet {
   }
 
   async getNode(nodeId: number): Promise<GridNode | undefined> {
-    await this.settleAndPersist();
+    this.assertOpen();
+    this.settle();
     const n = this.nodeById.get(nodeId);
-    return n ? this.toGridNode(n, this.usage()) : undefined;
+    return n ? this.toGridNode(n) : undefined;
   }
 
   async deployVms(id: Identity, d: VmDeployment): Promise<{ contractIds: number[] }> {
@@ -504,7 +593,8 @@ export class SimGrid implements Grid, Chain, Faucet {
   }
 
   async getVms(id: Identity, projectName: string, name: string): Promise<VmInfo[]> {
-    await this.settleAndPersist();
+    this.assertOpen();
+    this.settleAccount(this.addressOf(id));
     const now = this.clock.now();
     return this.liveOfDeployment(id, projectName, name, 'vm').map((c) => {
       const ws = this.workloadState(c, now);
@@ -519,7 +609,8 @@ export class SimGrid implements Grid, Chain, Faucet {
   }
 
   async getZdbs(id: Identity, projectName: string, name: string): Promise<ZdbInfo[]> {
-    await this.settleAndPersist();
+    this.assertOpen();
+    this.settleAccount(this.addressOf(id));
     const now = this.clock.now();
     return this.liveOfDeployment(id, projectName, name, 'zdb').map((c) => {
       const ws = this.workloadState(c, now);
@@ -542,7 +633,7 @@ export class SimGrid implements Grid, Chain, Faucet {
 
   async deleteDeployment(id: Identity, projectName: string, name: string): Promise<number[]> {
     this.assertOpen();
-    this.settle();
+    this.settleAccount(this.addressOf(id));
     const live = this.liveOfDeployment(id, projectName, name);
     const now = this.clock.now();
     for (const c of live) this.endContract(c, 'canceled', now);
@@ -551,18 +642,18 @@ export class SimGrid implements Grid, Chain, Faucet {
   }
 
   async listContracts(id: Identity, opts: { projectPrefix?: string; includeDeleted?: boolean } = {}): Promise<ContractInfo[]> {
-    await this.settleAndPersist();
-    const twinId = this.state.twins[this.addressOf(id)];
-    if (twinId === undefined) return [];
+    this.assertOpen();
+    const address = this.addressOf(id);
+    this.settleAccount(address);
     const prefix = opts.projectPrefix ?? '';
-    return this.state.contracts
-      .filter((c) => c.twinId === twinId && (opts.includeDeleted || c.state !== 'deleted') && c.projectName.startsWith(prefix))
+    return (this.bookOf(address)?.all ?? [])
+      .filter((c) => (opts.includeDeleted || c.state !== 'deleted') && c.projectName.startsWith(prefix))
       .map(toContractInfo);
   }
 
   async cancelContract(id: Identity, contractId: number): Promise<void> {
     this.assertOpen();
-    this.settle();
+    this.settleAccount(this.addressOf(id));
     const twinId = this.state.twins[this.addressOf(id)];
     const c = this.byId.get(contractId);
     if (!c || twinId === undefined || c.twinId !== twinId) {
@@ -584,7 +675,8 @@ export class SimGrid implements Grid, Chain, Faucet {
   // ---------------------------------------------------------------- Chain + Faucet
 
   async balance(address: string): Promise<Units> {
-    await this.settleAndPersist();
+    this.assertOpen();
+    this.settleAccount(address);
     return this.bal(address);
   }
 
@@ -596,8 +688,8 @@ export class SimGrid implements Grid, Chain, Faucet {
       if (seq === undefined) invalid(`not a sim transfer id: ${after}`);
       from = seq;
     }
-    return this.state.transfers
-      .filter((t) => t.to === address && (transferSeq(t.id) ?? 0) > from)
+    return (this.transfersTo.get(address) ?? [])
+      .filter((t) => (transferSeq(t.id) ?? 0) > from)
       .map((t) => ({ ...t }));
   }
 
@@ -606,7 +698,9 @@ export class SimGrid implements Grid, Chain, Faucet {
     const sender = this.addressOf(from);
     checkAmount(amount);
     if (typeof to !== 'string' || to.trim() === '') invalid('transfer needs a destination address');
-    this.settle();
+    // the sender's balance must be current, and funds arriving may end the recipient's grace
+    this.settleAccount(sender);
+    this.settleAccount(to);
     const have = this.bal(sender);
     if (have < amount) {
       await this.persist();
@@ -632,7 +726,7 @@ export class SimGrid implements Grid, Chain, Faucet {
     this.assertOpen();
     if (typeof address !== 'string' || address.trim() === '') invalid('fund needs an address');
     checkAmount(amount);
-    this.settle();
+    this.settleAccount(address);
     return this.credit(FAUCET_ADDRESS, address, amount);
   }
 
@@ -640,14 +734,16 @@ export class SimGrid implements Grid, Chain, Faucet {
 
   /** The bills paid by an address, oldest first (consecutive hours of a contract form one entry). */
   async billingHistory(address: string): Promise<BillingEntry[]> {
-    await this.settleAndPersist();
+    this.assertOpen();
+    this.settleAccount(address);
     return (this.state.billing[address] ?? []).map((e) => ({ ...e }));
   }
 
   /** Every contract of an address, deleted ones included. */
   async contractsOf(address: string): Promise<ContractInfo[]> {
-    await this.settleAndPersist();
-    return this.state.contracts.filter((c) => c.owner === address).map(toContractInfo);
+    this.assertOpen();
+    this.settleAccount(address);
+    return (this.bookOf(address)?.all ?? []).map(toContractInfo);
   }
 
   /** Overrides a node's status (persisted); workloads on a node that is not up report 'node is down'. */
@@ -677,15 +773,15 @@ export class SimGrid implements Grid, Chain, Faucet {
   }
 
   async stats(): Promise<SimStats> {
-    await this.settleAndPersist();
-    const usage = this.usage();
+    this.assertOpen();
+    this.settle();
     const nodes = { total: this.grid.nodes.length, up: 0, down: 0, standby: 0 };
     for (const n of this.grid.nodes) nodes[this.statusOf(n)]++;
     let ipTotal = 0;
     let ipFree = 0;
     for (const f of this.grid.farms) {
       ipTotal += f.publicIps.length;
-      ipFree += this.freeIpsOf(f, usage).length;
+      ipFree += this.freeIpsOf(f).length;
     }
     const contracts = { created: 0, grace: 0, deleted: 0 };
     for (const c of this.state.contracts) contracts[c.state]++;
@@ -702,7 +798,7 @@ export class SimGrid implements Grid, Chain, Faucet {
     };
   }
 
-  /** Settles bills up to clock.now() and persists; what the optional timer does. */
+  /** Settles every owner's bills up to clock.now() and writes what is not written yet; what the optional timer does. */
   async settleNow(): Promise<void> {
     await this.settleAndPersist();
   }
@@ -756,18 +852,36 @@ export class SimGrid implements Grid, Chain, Faucet {
     this.state.balances[to] = this.bal(to) + amount;
     const t: Transfer = { id: `sim-${this.state.nextTransferSeq++}`, from, to, amount, at: now };
     this.state.transfers.push(t);
+    this.indexTransfer(t);
     this.restoreFromGrace(to, now);
     await this.persist();
     return { ...t };
   }
 
+  /** Writes the whole state file, or only marks it unwritten inside a batch. */
   private async persist(): Promise<void> {
+    this.dirty = true;
+    if (this.batchDepth > 0) return;
+    this.dirty = false;
     await this.db.write();
   }
 
   private async settleAndPersist(): Promise<void> {
     this.assertOpen();
-    if (this.settle()) await this.persist();
+    this.settle();
+    if (this.dirty) await this.persist();
+  }
+
+  /** The index of the twin of this address; undefined when it has no twin or no contract yet. */
+  private bookOf(address: string): TwinBook | undefined {
+    const twinId = this.state.twins[address];
+    return twinId === undefined ? undefined : this.books.get(twinId);
+  }
+
+  private indexTransfer(t: Transfer): void {
+    let list = this.transfersTo.get(t.to);
+    if (!list) this.transfersTo.set(t.to, (list = []));
+    list.push(t);
   }
 
   // ---------------------------------------------------------------- internals: nodes
@@ -781,28 +895,27 @@ export class SimGrid implements Grid, Chain, Faucet {
     return n !== undefined && this.statusOf(n) === 'up';
   }
 
-  /** Resources and public IPs held by live contracts (grace included: TFChain keeps them reserved). */
-  private usage(): Usage {
-    const byNode = new Map<number, Resources>();
-    const ipsByFarm = new Map<number, Set<string>>();
-    for (const c of this.state.contracts) {
-      if (c.state === 'deleted') continue;
-      byNode.set(c.nodeId, addRes(byNode.get(c.nodeId) ?? zero(), c.resources));
-      if (c.publicIp !== undefined) {
-        let set = ipsByFarm.get(c.farmId);
-        if (!set) ipsByFarm.set(c.farmId, (set = new Set()));
-        set.add(c.publicIp);
-      }
+  /**
+   * Resources held by the live contracts on a node (grace included: TFChain keeps them reserved).
+   * Summed oldest first, exactly as a recount of every contract would, and cached until a
+   * contract on the node starts or ends, so reading a node costs O(1).
+   */
+  private loadOf(nodeId: number): Resources {
+    let load = this.nodeLoad.get(nodeId);
+    if (load === undefined) {
+      load = zero();
+      for (const c of this.liveOnNode.get(nodeId) ?? []) load = addRes(load, c.resources);
+      this.nodeLoad.set(nodeId, load);
     }
-    return { byNode, ipsByFarm };
+    return load;
   }
 
-  private freeIpsOf(f: SimFarm, usage: Usage, alsoTaken?: Set<string>): string[] {
-    const taken = usage.ipsByFarm.get(f.farmId);
+  private freeIpsOf(f: SimFarm, alsoTaken?: Set<string>): string[] {
+    const taken = this.ipsTaken.get(f.farmId);
     return f.publicIps.filter((p) => !p.usedByOther && !taken?.has(p.ip) && !alsoTaken?.has(p.ip)).map((p) => p.ip);
   }
 
-  private toGridNode(n: SimNode, usage: Usage): GridNode {
+  private toGridNode(n: SimNode): GridNode {
     const farm = this.farmById.get(n.farmId) as SimFarm;
     const status = this.statusOf(n);
     const override = this.state.nodeStatus[String(n.nodeId)];
@@ -823,14 +936,13 @@ export class SimGrid implements Grid, Chain, Faucet {
       certified: n.certified,
       uptimeSec,
       total: { ...n.total },
-      used: addRes(n.used, usage.byNode.get(n.nodeId) ?? zero()),
-      publicIps: { total: farm.publicIps.length, free: this.freeIpsOf(farm, usage).length },
+      used: addRes(n.used, this.loadOf(n.nodeId)),
+      publicIps: { total: farm.publicIps.length, free: this.freeIpsOf(farm).length },
     };
   }
 
   /** Checks every workload's node (cumulatively within the deployment); returns the public IP each gets. */
   private checkPlacement(items: Placement[]): (string | undefined)[] {
-    const usage = this.usage();
     const extra = new Map<number, Resources>();
     const extraIps = new Map<number, Set<string>>();
     return items.map((it) => {
@@ -838,7 +950,7 @@ export class SimGrid implements Grid, Chain, Faucet {
       if (!n) throw new GridError('node_down', `node ${it.nodeId} does not exist on this grid`);
       const status = this.statusOf(n);
       if (status !== 'up') throw new GridError('node_down', `node ${it.nodeId} is ${status}`);
-      const already = addRes(addRes(n.used, usage.byNode.get(n.nodeId) ?? zero()), extra.get(n.nodeId) ?? zero());
+      const already = addRes(addRes(n.used, this.loadOf(n.nodeId)), extra.get(n.nodeId) ?? zero());
       const free = subRes(n.total, already);
       for (const k of RESOURCE_KEYS) {
         if (it.res[k] > free[k] + EPS) {
@@ -854,7 +966,7 @@ export class SimGrid implements Grid, Chain, Faucet {
       const farm = this.farmById.get(n.farmId) as SimFarm;
       let mine = extraIps.get(farm.farmId);
       if (!mine) extraIps.set(farm.farmId, (mine = new Set()));
-      const ip = this.freeIpsOf(farm, usage, mine)[0];
+      const ip = this.freeIpsOf(farm, mine)[0];
       if (ip === undefined) {
         throw new GridError(
           'no_public_ip',
@@ -869,9 +981,7 @@ export class SimGrid implements Grid, Chain, Faucet {
   // ---------------------------------------------------------------- internals: contracts
 
   private requireNameFree(twinId: number, projectName: string, name: string): void {
-    const taken = this.state.contracts.some(
-      (c) => c.twinId === twinId && c.state !== 'deleted' && c.projectName === projectName && c.deploymentName === name,
-    );
+    const taken = (this.books.get(twinId)?.deployments.get(projectName)?.get(name)?.length ?? 0) > 0;
     if (taken) throw new GridError('name_taken', `a deployment named "${name}" already exists in project "${projectName}"`);
   }
 
@@ -927,6 +1037,7 @@ export class SimGrid implements Grid, Chain, Faucet {
     if (failMessage !== undefined) c.failMessage = failMessage;
     this.state.contracts.push(c);
     this.byId.set(contractId, c);
+    this.indexContract(c);
     return c;
   }
 
@@ -977,25 +1088,92 @@ export class SimGrid implements Grid, Chain, Faucet {
     return { contractIds: ids };
   }
 
+  /** The live contracts of one named deployment, oldest first (a copy: ending them edits the index). */
   private liveOfDeployment(id: Identity, projectName: string, name: string, type?: 'vm' | 'zdb'): SimContract[] {
-    const twinId = this.state.twins[this.addressOf(id)];
-    if (twinId === undefined) return [];
-    return this.state.contracts.filter(
-      (c) =>
-        c.twinId === twinId &&
-        c.state !== 'deleted' &&
-        c.projectName === projectName &&
-        c.deploymentName === name &&
-        (type === undefined || c.type === type),
-    );
+    const live = this.bookOf(this.addressOf(id))?.deployments.get(projectName)?.get(name) ?? [];
+    return live.filter((c) => type === undefined || c.type === type);
   }
 
   private endContract(c: SimContract, cause: DeletedCause, at: number): void {
+    if (c.state === 'deleted') return;
     c.state = 'deleted';
     c.deletedCause = cause;
     c.deletedAt = at;
     c.overdue = 0;
     delete c.runIdx;
+    this.unindexLive(c);
+  }
+
+  // ---------------------------------------------------------------- internals: indexes
+
+  /** Adds a contract (new, or read from the state file at open) to the in-memory indexes. */
+  private indexContract(c: SimContract): void {
+    let book = this.books.get(c.twinId);
+    if (!book) {
+      book = { twinId: c.twinId, owner: c.owner, all: [], live: [], deployments: new Map(), dueAt: Infinity };
+      this.books.set(c.twinId, book);
+    }
+    book.all.push(c);
+    if (c.state === 'deleted') return;
+
+    book.live.push(c);
+    let byName = book.deployments.get(c.projectName);
+    if (!byName) book.deployments.set(c.projectName, (byName = new Map()));
+    let named = byName.get(c.deploymentName);
+    if (!named) byName.set(c.deploymentName, (named = []));
+    named.push(c);
+
+    let onNode = this.liveOnNode.get(c.nodeId);
+    if (!onNode) this.liveOnNode.set(c.nodeId, (onNode = []));
+    onNode.push(c);
+    this.nodeLoad.delete(c.nodeId);
+    if (c.publicIp !== undefined) {
+      let ips = this.ipsTaken.get(c.farmId);
+      if (!ips) this.ipsTaken.set(c.farmId, (ips = new Set()));
+      ips.add(c.publicIp);
+    }
+    if (c.billedUntil + HOUR_MS < book.dueAt) this.setDue(book, c.billedUntil + HOUR_MS);
+  }
+
+  /** A contract was deleted: it no longer holds resources, an IP, its name, or bills. */
+  private unindexLive(c: SimContract): void {
+    const book = this.books.get(c.twinId);
+    if (book) {
+      removeFrom(book.live, c);
+      const byName = book.deployments.get(c.projectName);
+      const named = byName?.get(c.deploymentName);
+      if (byName && named) {
+        removeFrom(named, c);
+        if (named.length === 0) byName.delete(c.deploymentName);
+        if (byName.size === 0) book.deployments.delete(c.projectName);
+      }
+      this.setDue(book, earliestDue(book.live));
+    }
+    const onNode = this.liveOnNode.get(c.nodeId);
+    if (onNode) {
+      removeFrom(onNode, c);
+      if (onNode.length === 0) this.liveOnNode.delete(c.nodeId);
+    }
+    this.nodeLoad.delete(c.nodeId);
+    // A farm's live contracts never share an IP (checkPlacement hands out free ones only), so
+    // deleting this one frees the IP.
+    if (c.publicIp !== undefined) this.ipsTaken.get(c.farmId)?.delete(c.publicIp);
+  }
+
+  /**
+   * Sets when the twin's next bill falls due and queues that time. The entry the twin had in the
+   * queue stays there, superseded: settle() drops entries that no longer match the book.
+   */
+  private setDue(book: TwinBook, at: number): void {
+    if (at === book.dueAt) return;
+    book.dueAt = at;
+    if (!Number.isFinite(at)) return;
+    this.due.push(at, book.twinId);
+    // Superseded entries pile up as times move (a few per twin per hour); rebuild now and then.
+    if (this.due.size > 2 * this.books.size + 1024) {
+      this.due.clear();
+      for (const b of this.books.values()) if (Number.isFinite(b.dueAt)) this.due.push(b.dueAt, b.twinId);
+    }
   }
 
   private workloadState(c: SimContract, now: number): { state: WorkloadState; message?: string } {
@@ -1015,21 +1193,39 @@ export class SimGrid implements Grid, Chain, Faucet {
   /**
    * Bills every live contract for every whole hour elapsed up to clock.now(), in time order per
    * owner (ties by contract id), so the result does not depend on how often it runs.
-   * Returns whether anything changed.
+   * Only the owners with a bill due are visited, so this is O(1) while none is.
+   * Returns whether anything changed (and then marks the state unwritten).
    */
   private settle(): boolean {
     const now = this.clock.now();
-    const byOwner = new Map<string, SimContract[]>();
-    for (const c of this.state.contracts) {
-      if (c.state === 'deleted') continue;
-      let list = byOwner.get(c.owner);
-      if (!list) byOwner.set(c.owner, (list = []));
-      list.push(c);
-    }
     let changed = false;
-    for (const [owner, live] of byOwner) {
-      if (this.settleOwner(owner, live, now)) changed = true;
+    while (this.due.peekTime() <= now) {
+      const { time, key } = this.due.pop() as { time: number; key: number };
+      const book = this.books.get(key);
+      if (book === undefined || book.dueAt !== time) continue; // superseded entry
+      if (this.settleBook(book, now)) changed = true;
     }
+    return changed;
+  }
+
+  /**
+   * Settles one owner only. Owners are independent: each pays only their own contracts from their
+   * own balance, and nothing they do reads another owner's bills, so settling an owner now and
+   * the others later gives the same state as settling everyone at once (as long as each owner is
+   * settled before anything reads or changes what they own, which every public call does).
+   */
+  private settleAccount(address: string): boolean {
+    const book = this.bookOf(address);
+    return book !== undefined && this.settleBook(book, this.clock.now());
+  }
+
+  private settleBook(book: TwinBook, now: number): boolean {
+    if (book.dueAt > now) return false;
+    const changed = this.settleOwner(book.owner, book.live, now);
+    if (changed) this.dirty = true;
+    // settleOwner leaves no live contract with a bill due, so the time moves past `now` and is
+    // queued again (settle() may just have popped the book's previous entry).
+    this.setDue(book, earliestDue(book.live));
     return changed;
   }
 
@@ -1114,10 +1310,14 @@ export class SimGrid implements Grid, Chain, Faucet {
     delete c.graceStartedAt;
   }
 
-  /** Funds arrived: contracts in grace whose overdue the balance covers return to created (oldest grace first). */
+  /**
+   * Funds arrived: contracts in grace whose overdue the balance covers return to created (oldest
+   * grace first). Their bills stay where they were (billedUntil), so when the owner next owes a
+   * bill does not change.
+   */
   private restoreFromGrace(owner: string, at: number): void {
-    const grace = this.state.contracts
-      .filter((c) => c.owner === owner && c.state === 'grace')
+    const grace = (this.bookOf(owner)?.live ?? [])
+      .filter((c) => c.state === 'grace')
       .sort((a, b) => (a.graceStartedAt ?? 0) - (b.graceStartedAt ?? 0) || a.contractId - b.contractId);
     for (const c of grace) if (this.bal(owner) >= c.overdue) this.payOverdue(c, at);
   }

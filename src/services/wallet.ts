@@ -1,23 +1,123 @@
 /**
  * Each user's wallet on the grid: its balance, deposits credited exactly once (by the chain's
- * transfer id), and the payment prompt in the format the ThreeFold Connect wallet reads.
+ * transfer id), the payment prompt in the format the ThreeFold Connect wallet reads, and
+ * withdrawals, which a journaled job sends (src/jobs/withdraw.ts) so that money leaves at most once.
  */
-import QRCode from 'qrcode';
-import type { Deployment } from '../domain/deployment.js';
+import { qrPng } from '../chat/qr.js';
+import type { Deployment, Payment } from '../domain/deployment.js';
 import type { User } from '../domain/user.js';
-import { UNITS_PER_TFT, type Units } from '../domain/money.js';
-import type { Chain, Faucet, Transfer } from '../grid/port.js';
+import { DAY_MS, formatTft, HOUR_MS, parseTft, UNITS_PER_TFT, type Units } from '../domain/money.js';
+import type { Chain, Faucet, Identity, Transfer } from '../grid/port.js';
+import type { JobQueue } from '../jobs/worker.js';
 import type { UserStore } from '../store/user-store.js';
+
+/**
+ * The runway at which the user's deployments are at risk: a withdrawal that leaves this or less asks
+ * twice. It is the first low-balance reminder's threshold too, so the bot warns at one number.
+ */
+export const LOW_RUNWAY_MS = 7 * DAY_MS;
+
+/** Withdrawal jobs belong to the wallet, not to a deployment: this stands in their deployment id. */
+export const WALLET_JOB_REF = 'wallet';
+
+/** What a withdrawal job is given. */
+export interface WithdrawalParams {
+  to: string;
+  amount: Units;
+}
+
+/** An answer checked against the rules: its value, or why not in plain words for the user (escape it for HTML). */
+export type Checked<T> = { ok: true; value: T } | { ok: false; reason: string };
+
+/** How long a balance lasts at an hourly burn, in whole hours as the grid bills; Infinity with no burn. */
+export function runwayMs(balance: Units, hourlyBurn: Units): number {
+  return hourlyBurn > 0 ? Math.floor(Math.max(0, balance) / hourlyBurn) * HOUR_MS : Infinity;
+}
+
+/** Why an amount cannot be withdrawn from a balance, or undefined when it can. */
+export function withdrawalAmountProblem(amount: Units, balance: Units): string | undefined {
+  if (!Number.isSafeInteger(amount) || amount <= 0) return 'The amount must be more than 0 TFT.';
+  if (balance <= 0) return 'Your wallet is empty: there is nothing to withdraw.';
+  if (amount > balance) return `That is more than your wallet holds: you can withdraw at most ${formatTft(balance)}.`;
+  return undefined;
+}
+
+const refuse = (reason: string): { ok: false; reason: string } => ({ ok: false, reason });
 
 export class WalletService {
   constructor(
     private readonly store: UserStore,
     private readonly chain: Chain,
     private readonly faucet: Faucet | undefined,
+    private readonly jobs: JobQueue,
   ) {}
 
   balance(user: User): Promise<Units> {
     return this.chain.balance(user.identity.address);
+  }
+
+  /**
+   * A TFChain address (SS58, prefix 42), as the chain checks it. SS58 addresses are under 64
+   * characters; anything longer is refused before decoding, which is quadratic in the length and
+   * would let a 4 KB message hold up the whole bot.
+   */
+  isValidAddress(address: string): boolean {
+    return address.length <= 64 && this.chain.isValidAddress(address);
+  }
+
+  /** Where a withdrawal may go: a valid TFChain address that is not this wallet's own. */
+  checkDestination(user: User, text: string): Checked<string> {
+    const to = text.trim();
+    const shown = to.length > 60 ? 'That' : `“${to}”`;
+    if (!this.isValidAddress(to)) {
+      return refuse(`${shown} is not a TFChain address. A TFChain address starts with 5 and is 48 characters long, like the one your ThreeFold Connect wallet shows.`);
+    }
+    if (to === user.identity.address) {
+      return refuse('That is the address of this Jukebox wallet itself. Send the address of the wallet the TFT should go to.');
+    }
+    return { ok: true, value: to };
+  }
+
+  /** A typed amount in TFT ("12", "12.5", "12,5 TFT"), checked against the balance it would come from. */
+  checkAmount(text: string, balance: Units): Checked<Units> {
+    let amount: Units;
+    try {
+      amount = parseTft(text.replace(/\s*tft\s*$/i, ''));
+    } catch {
+      const shown = text.trim().length > 30 ? 'That' : `“${text.trim()}”`;
+      return refuse(`${shown} is not an amount. Type a number of TFT such as 12 or 12.5 (at most 7 decimals).`);
+    }
+    const problem = withdrawalAmountProblem(amount, balance);
+    return problem ? refuse(problem) : { ok: true, value: amount };
+  }
+
+  /** Whether a withdrawal of this user is queued or running; one at a time keeps the balance shown true. */
+  withdrawalInFlight(userId: number): boolean {
+    return this.jobs.hasActive(userId, WALLET_JOB_REF, 'withdraw');
+  }
+
+  /**
+   * Hands a withdrawal to a job, after checking it once more against the balance as it is now.
+   * The job checks the balance again before it sends: billing may take some meanwhile.
+   */
+  async requestWithdrawal(userId: number, to: string, amount: Units): Promise<Checked<WithdrawalParams>> {
+    const user = await this.store.get(userId);
+    if (!user) return refuse('Unknown user.');
+    if (this.withdrawalInFlight(userId)) return refuse('A withdrawal is already under way. I will tell you here when it is through.');
+    const dest = this.checkDestination(user, to);
+    if (!dest.ok) return dest;
+    const balance = await this.balance(user);
+    const problem = withdrawalAmountProblem(amount, balance);
+    if (problem) return refuse(`${problem} Nothing was sent.`);
+    const params: WithdrawalParams = { to: dest.value, amount };
+    // nothing in the user's file changes: the job file is the whole request
+    await this.jobs.enqueue('withdraw', userId, WALLET_JOB_REF, async () => params, { ...params });
+    return { ok: true, value: params };
+  }
+
+  /** Sends TFT from a user's wallet. Only the withdrawal job calls this, inside its journal's transfer step. */
+  transfer(from: Identity, to: string, amount: Units): Promise<Transfer> {
+    return this.chain.transfer(from, to, amount);
   }
 
   /** Records transfers into the user's address that were not credited yet; returns the new ones. */
@@ -43,17 +143,20 @@ export class WalletService {
    * count, because the same wallet pays the user's other deployments by the hour meanwhile; they are
    * claimed by the order, so one deposit never pays two orders.
    */
-  async isOrderPaid(userId: number, d: Deployment): Promise<boolean> {
-    const p = d.payment;
-    if (!p) return true;
+  isOrderPaid(userId: number, d: Deployment): Promise<boolean> {
+    return d.payment ? this.isPaid(userId, d.id, d.payment) : Promise.resolve(true);
+  }
+
+  /** The same rule for any payment prompt; `claim` names what the deposits pay for (an order id, an extension). */
+  async isPaid(userId: number, claim: string, p: Payment): Promise<boolean> {
     const user = await this.store.get(userId);
     if (!user) return false;
     const covered = (await this.balance(user)) >= p.required;
     return (
       (await this.store.update(userId, (u) => {
-        const mine = u.credits.filter((c) => c.paidOrder === d.id || (c.paidOrder === undefined && c.at >= p.requestedAt));
+        const mine = u.credits.filter((c) => c.paidOrder === claim || (c.paidOrder === undefined && c.at >= p.requestedAt));
         if (!covered && mine.reduce((sum, c) => sum + c.amount, 0) < p.due) return false;
-        for (const c of mine) c.paidOrder = d.id;
+        for (const c of mine) c.paidOrder = claim;
         return true;
       })) ?? false
     );
@@ -65,7 +168,7 @@ export class WalletService {
   }
 
   qrPng(uri: string): Promise<Buffer> {
-    return QRCode.toBuffer(uri, { type: 'png', errorCorrectionLevel: 'M', margin: 2, width: 360 });
+    return qrPng(uri);
   }
 
   /** Only the simulated grid can pay on the user's behalf; the real grid never offers it. */

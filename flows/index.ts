@@ -3,11 +3,13 @@ import type { Action, AnyFlow } from '../src/chat/types.js';
 import { deleteFlow } from './delete.js';
 import { deployFlow } from './deploy.js';
 import { listFlow } from './list.js';
+import { extendActions, extendFlow } from './extend.js';
 import { paymentActions } from './payment.js';
+import { redeployActions, redeployFlow } from './redeploy.js';
 import { startFlow } from './start.js';
 import { statusFlow } from './status.js';
 import { walletFlow } from './wallet.js';
 
-export const FLOWS: AnyFlow[] = [startFlow, deployFlow, listFlow, statusFlow, deleteFlow, walletFlow];
-export const ACTIONS: Record<string, Action> = paymentActions;
+export const FLOWS: AnyFlow[] = [startFlow, deployFlow, listFlow, statusFlow, extendFlow, redeployFlow, deleteFlow, walletFlow];
+export const ACTIONS: Record<string, Action> = { ...paymentActions, ...redeployActions, ...extendActions };
 export { BUILTIN_COMMANDS, helpMessage } from './help.js';

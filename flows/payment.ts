@@ -4,24 +4,34 @@
  */
 import { esc } from '../src/chat/format.js';
 import type { EngineReply, OutMessage } from '../src/chat/types.js';
-import type { Deployment } from '../src/domain/deployment.js';
+import type { Deployment, Payment } from '../src/domain/deployment.js';
 import { formatTft } from '../src/domain/money.js';
 import type { User } from '../src/domain/user.js';
 import type { Services } from '../src/services/index.js';
 
 /** The QR code of an order waiting for its payment, with its buttons; /status shows it again. */
-export async function paymentPrompt(s: Services, d: Deployment): Promise<OutMessage> {
-  const { uri, due, expiresAt } = d.payment!;
-  const until = new Date(expiresAt).toISOString().slice(11, 16);
-  const buttons = [[{ label: '✅ I have paid', data: `a:paid:${d.id}` }]];
-  if (s.wallet.canSimulatePayments) buttons.push([{ label: '🧪 Simulate payment (test grid only)', data: `a:simpay:${d.id}` }]);
-  buttons.push([{ label: '✖ Cancel order', data: `a:cancelorder:${d.id}` }]);
+export function paymentPrompt(s: Services, d: Deployment): Promise<OutMessage> {
+  return qrPrompt(s, d.payment!, `To deploy <b>${esc(d.name)}</b>`, { paid: 'paid', simulate: 'simpay', cancel: 'cancelorder', cancelLabel: 'Cancel order' }, d.id);
+}
+
+/** A payment prompt: the QR photo, the URI to paste, and buttons naming actions on `id`. */
+export async function qrPrompt(
+  s: Services,
+  p: Payment,
+  purpose: string,
+  actions: { paid: string; simulate: string; cancel: string; cancelLabel: string },
+  id: string,
+): Promise<OutMessage> {
+  const until = new Date(p.expiresAt).toISOString().slice(11, 16);
+  const buttons = [[{ label: '✅ I have paid', data: `a:${actions.paid}:${id}` }]];
+  if (s.wallet.canSimulatePayments) buttons.push([{ label: '🧪 Simulate payment (test grid only)', data: `a:${actions.simulate}:${id}` }]);
+  buttons.push([{ label: `✖ ${actions.cancelLabel}`, data: `a:${actions.cancel}:${id}` }]);
   return {
-    photo: await s.wallet.qrPng(uri),
+    photo: await s.wallet.qrPng(p.uri),
     text:
-      `💳 To deploy <b>${esc(d.name)}</b>, add <b>${formatTft(due)}</b> to your Jukebox wallet: scan this with ThreeFold Connect.\n` +
-      `I start as soon as it arrives, and wait until ${until} UTC. The TFT stay yours until the grid bills them.\n\n` +
-      `Or paste this into your wallet:\n<code>${esc(uri)}</code>`,
+      `💳 ${purpose}, add <b>${formatTft(p.due)}</b> to your Jukebox wallet: scan this with ThreeFold Connect.\n` +
+      `I go on as soon as it arrives, and wait until ${until} UTC. The TFT stay yours until the grid bills them.\n\n` +
+      `Or paste this into your wallet:\n<code>${esc(p.uri)}</code>`,
     buttons,
   };
 }

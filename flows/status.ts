@@ -1,16 +1,18 @@
 /** /status [name]: per node state, grid node, place, IPs, contracts and cost; the wallet and how long it lasts. */
 import { esc } from '../src/chat/format.js';
-import type { Flow, Outcome } from '../src/chat/types.js';
+import type { Flow, OutMessage, Outcome } from '../src/chat/types.js';
 import { statusMessages } from '../src/chat/views.js';
-import type { Deployment } from '../src/domain/deployment.js';
+import { isWatched, type Deployment } from '../src/domain/deployment.js';
 import type { User } from '../src/domain/user.js';
 import type { Services } from '../src/services/index.js';
 import { paymentPrompt } from './payment.js';
 import { pickStep } from './pick.js';
+import { autoButton } from './redeploy.js';
 
 /** A deployment's status; an order still waiting for its payment comes with its payment prompt again. */
 export async function statusOutcome(s: Services, user: User, d: Deployment): Promise<Outcome> {
-  const status = statusMessages(await s.deployments.status(user, d)).map((text) => ({ text }));
+  const status: OutMessage[] = statusMessages(await s.deployments.status(user, d)).map((text) => ({ text }));
+  if (isWatched(d.state)) status.at(-1)!.buttons = [[autoButton(d)]];
   return { done: d.state === 'awaiting_payment' ? [...status, await paymentPrompt(s, d)] : status };
 }
 

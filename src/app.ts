@@ -3,6 +3,7 @@
  * `main.ts` builds the adapters from config and calls this; tests call it with theirs. Nothing in
  * here reads the environment or decides which grid or Telegram it talks to.
  */
+import path from 'node:path';
 import { Telegraf } from 'telegraf';
 import { ACTIONS, BUILTIN_COMMANDS, FLOWS, helpMessage } from '../flows/index.js';
 import { PROFILES } from './catalog/index.js';
@@ -14,8 +15,11 @@ import { systemClock, type Clock } from './clock.js';
 import type { Chain, Faucet, Grid } from './grid/port.js';
 import { JobStore } from './jobs/job-store.js';
 import type { JobDeps } from './jobs/deps.js';
+import { extendJob } from './jobs/extend.js';
 import { provisionJob } from './jobs/provision.js';
+import { redeployJob } from './jobs/redeploy.js';
 import { teardownJob } from './jobs/teardown.js';
+import { withdrawJob } from './jobs/withdraw.js';
 import { JobWorker, type JobHandler, type JobType } from './jobs/worker.js';
 import type { Logger } from './log.js';
 import { DeploymentService } from './services/deployments.js';
@@ -25,6 +29,7 @@ import { UserService } from './services/users.js';
 import { WalletService } from './services/wallet.js';
 import { UserStore } from './store/user-store.js';
 import { Outbox, type OutboxLimits } from './telegram/outbox.js';
+import { DEFAULT_SCHEDULES, Watchdog, type Schedules } from './watchdog/index.js';
 
 export interface AppOptions {
   dataDir: string;
@@ -44,6 +49,12 @@ export interface AppOptions {
   readyPollMs?: number;
   /** Telegram's flood limits as the outbox keeps them; the defaults are Telegram's */
   outboxLimits?: OutboxLimits;
+  /** the watchdog's cron schedules; 'manual' runs no schedule (tests call the passes themselves) */
+  watchdog?: Schedules | 'manual';
+  /** replacing failed nodes: tries before giving up, wait after the first failure (doubling) */
+  recovery?: { maxTries: number; backoffMs: number };
+  /** the period a reminder's top-up QR buys; default 30 days */
+  topUpHours?: number;
 }
 
 export interface App {
@@ -52,6 +63,7 @@ export interface App {
   store: UserStore;
   worker: JobWorker;
   outbox: Outbox;
+  watchdog: Watchdog;
   /** resumes interrupted jobs, registers the commands, starts polling */
   start(): Promise<void>;
   /** finishes the update in hand and the job steps running, flushes messages and the store */
@@ -71,14 +83,17 @@ export async function createApp(o: AppOptions): Promise<App> {
   const bot = new Telegraf(o.telegram.token, {
     telegram: { ...(o.telegram.apiRoot ? { apiRoot: o.telegram.apiRoot } : {}), webhookReply: false },
   });
-  const outbox = new Outbox(bot.telegram, o.log.child({ mod: 'outbox' }), (chatId) => users.markUnreachable(chatId), o.outboxLimits);
+  const outbox = new Outbox(bot.telegram, o.log.child({ mod: 'outbox' }), (chatId) => users.markUnreachable(chatId), {
+    ...o.outboxLimits,
+    notices: path.join(o.dataDir, 'outbox', 'notices.jsonl'),
+  });
 
   const planner = new Planner(o.grid);
-  const wallet = new WalletService(store, o.grid, o.faucet);
   const jobStore = new JobStore(o.dataDir);
   // the worker and the services need each other: services enqueue jobs, jobs use services
   const handlers = {} as Record<JobType, JobHandler>;
   const worker = new JobWorker(jobStore, handlers, clock, o.log.child({ mod: 'jobs' }), o.jobConcurrency ?? 4);
+  const wallet = new WalletService(store, o.grid, o.faucet, worker);
   const deployments = new DeploymentService(store, users, planner, wallet, o.grid, worker, box, clock, o.paymentTimeoutMs);
   const deps: JobDeps = {
     store,
@@ -95,9 +110,29 @@ export async function createApp(o: AppOptions): Promise<App> {
     paymentTimeoutMs: o.paymentTimeoutMs,
     readyPollMs: o.readyPollMs ?? 2000,
     readyTimeoutMs: 15 * 60_000,
+    recovery: o.recovery ?? { maxTries: 3, backoffMs: 10 * 60_000 },
   };
   handlers.provision = provisionJob(deps);
   handlers.teardown = teardownJob(deps);
+  handlers.redeploy = redeployJob(deps);
+  handlers.extend = extendJob(deps);
+  handlers.withdraw = withdrawJob(deps);
+
+  const watchdog = new Watchdog(
+    {
+      store,
+      users,
+      grid: o.grid,
+      wallet,
+      deployments,
+      jobs: worker,
+      notices: outbox,
+      clock,
+      log: o.log.child({ mod: 'watchdog' }),
+      topUpHours: o.topUpHours ?? 30 * 24,
+    },
+    o.watchdog === 'manual' ? DEFAULT_SCHEDULES : (o.watchdog ?? DEFAULT_SCHEDULES),
+  );
 
   const services: Services = { users, deployments, wallet, planner, profiles: PROFILES };
   const commands = [...FLOWS.map((f) => ({ command: f.command, description: f.description })), ...BUILTIN_COMMANDS];
@@ -112,7 +147,9 @@ export async function createApp(o: AppOptions): Promise<App> {
     store,
     worker,
     outbox,
+    watchdog,
     async start() {
+      await outbox.open();
       const resumed = await worker.start();
       await bot.telegram.setMyCommands(commands);
       await new Promise<void>((resolve, reject) => {
@@ -127,6 +164,7 @@ export async function createApp(o: AppOptions): Promise<App> {
         );
         launched = true;
       });
+      if (o.watchdog !== 'manual') watchdog.start();
       o.log.info({ resumedJobs: resumed, bot: bot.botInfo?.username }, 'bot started');
     },
     polling() {
@@ -144,7 +182,9 @@ export async function createApp(o: AppOptions): Promise<App> {
         }
       }
       await polling?.catch(() => undefined);
+      await watchdog.stop();
       await worker.stop();
+      await outbox.stopNotices();
       await outbox.drain();
       await store.flush();
       o.log.info('bot stopped');

@@ -2,12 +2,16 @@
  * The one list of settings: environment variables parsed and validated at the edge (zod), turned
  * into a typed config. Nothing else in the product reads process.env.
  */
+import cron from 'node-cron';
 import { z } from 'zod';
 import path from 'node:path';
 
 const bool = z
   .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off'])
   .transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
+
+const cronExpr = (name: string) =>
+  z.string().refine((v) => cron.validate(v), { message: `${name} is not a cron expression (minute hour day month weekday, e.g. "*/5 * * * *")` });
 
 const EnvSchema = z.object({
   TELEGRAM_BOT_TOKEN: z
@@ -33,6 +37,12 @@ const EnvSchema = z.object({
   JOB_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
   USER_CACHE_SIZE: z.coerce.number().int().min(10).max(1_000_000).default(2000),
   LOG_STDOUT: bool.optional(),
+  WATCHDOG_HEALTH_CRON: cronExpr('WATCHDOG_HEALTH_CRON').default('*/5 * * * *'),
+  WATCHDOG_RUNWAY_CRON: cronExpr('WATCHDOG_RUNWAY_CRON').default('0 * * * *'),
+  WATCHDOG_RECONCILE_CRON: cronExpr('WATCHDOG_RECONCILE_CRON').default('30 3 * * *'),
+  RECOVERY_MAX_TRIES: z.coerce.number().int().min(1).max(20).default(3),
+  RECOVERY_BACKOFF_MINUTES: z.coerce.number().min(0.01).max(24 * 60).default(10),
+  REMINDER_TOPUP_DAYS: z.coerce.number().int().min(1).max(365).default(30),
 });
 
 export type Env = z.input<typeof EnvSchema>;
@@ -53,6 +63,9 @@ export interface Config {
   userCacheSize: number;
   /** logs also go to stdout (off in local mode, where stdout is the chat) */
   logToStdout: boolean;
+  watchdog: { health: string; runway: string; reconcile: string };
+  recovery: { maxTries: number; backoffMs: number };
+  topUpHours: number;
 }
 
 export class ConfigError extends Error {
@@ -91,5 +104,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     jobConcurrency: e.JOB_CONCURRENCY,
     userCacheSize: e.USER_CACHE_SIZE,
     logToStdout: e.LOG_STDOUT ?? !(telegram.mode === 'local' && telegram.chat === 'terminal'),
+    watchdog: { health: e.WATCHDOG_HEALTH_CRON, runway: e.WATCHDOG_RUNWAY_CRON, reconcile: e.WATCHDOG_RECONCILE_CRON },
+    recovery: { maxTries: e.RECOVERY_MAX_TRIES, backoffMs: Math.round(e.RECOVERY_BACKOFF_MINUTES * 60_000) },
+    topUpHours: e.REMINDER_TOPUP_DAYS * 24,
   };
 }

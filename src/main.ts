@@ -93,6 +93,9 @@ async function main(): Promise<void> {
     depositPollMs: config.depositPollMs,
     jobConcurrency: config.jobConcurrency,
     userCacheSize: config.userCacheSize,
+    watchdog: config.watchdog,
+    recovery: config.recovery,
+    topUpHours: config.topUpHours,
   });
 
   let stopping: Promise<void> | undefined;

@@ -16,6 +16,8 @@ export interface NodeProfile {
   id: string;
   chain: string;
   title: string;
+  /** a VM running the chain's node (the default), or storage (0-db backends): /extend offers more storage for those */
+  kind?: 'vm' | 'storage';
   /** one line for the picker */
   summary: string;
   flist: string;

@@ -42,6 +42,11 @@ export function isBilled(state: DeploymentState): boolean {
   return ['provisioning', 'active', 'degraded', 'redeploying'].includes(state);
 }
 
+/** States the watchdog checks: the deployment should be up, and no job is changing it. */
+export function isWatched(state: DeploymentState): boolean {
+  return state === 'active' || state === 'degraded';
+}
+
 /** States in which the deployment owns (or may own) contracts on the grid. */
 export function isLive(state: DeploymentState): boolean {
   return state !== 'deleted' && state !== 'failed';
@@ -60,6 +65,23 @@ export const PlacementSchema = z.discriminatedUnion('kind', [
 ]);
 export type Placement = z.infer<typeof PlacementSchema>;
 
+export const NodeProblemSchema = z.object({
+  kind: z.enum(['node_down', 'workload_error', 'contract_gone']),
+  /** in words for the user */
+  detail: z.string(),
+  since: z.number(),
+  /** set once the user was offered a Redeploy button for this problem */
+  offeredAt: z.number().optional(),
+});
+export type NodeProblem = z.infer<typeof NodeProblemSchema>;
+
+export const RecoverySchema = z.object({
+  failures: z.number().int().min(0),
+  nextAt: z.number(),
+  gaveUp: z.boolean(),
+});
+export type Recovery = z.infer<typeof RecoverySchema>;
+
 export const NodeInstanceSchema = z.object({
   index: z.number().int().min(1),
   /** the name of this node's deployment on the grid, unique for the user's twin */
@@ -73,6 +95,12 @@ export const NodeInstanceSchema = z.object({
   mycelium: z.string().optional(),
   hourlyCost: z.number().int(),
   state: z.enum(['ok', 'deleted']),
+  /** how many times this node was replaced; its grid name carries it from the first replacement on */
+  generation: z.number().int().min(0).default(0),
+  /** what the watchdog last found wrong with it; absent while it is healthy */
+  problem: NodeProblemSchema.optional(),
+  /** replacing it after a failure: tries so far, when the next may start, whether the bot gave up */
+  recovery: RecoverySchema.optional(),
 });
 export type NodeInstance = z.infer<typeof NodeInstanceSchema>;
 
@@ -82,6 +110,34 @@ export const AuditEntrySchema = z.object({
   to: z.enum(DEPLOYMENT_STATES),
   note: z.string().optional(),
 });
+
+export const PaymentSchema = z.object({
+  /** a month of the cost: a balance this high pays it whatever happened before */
+  required: z.number().int(),
+  /** what the prompt asked for: deposits this large after the request pay it too */
+  due: z.number().int(),
+  requestedAt: z.number(),
+  expiresAt: z.number(),
+  uri: z.string(),
+});
+export type Payment = z.infer<typeof PaymentSchema>;
+
+export const ExtensionSchema = z.discriminatedUnion('kind', [
+  /** a deposit that buys `hours` more of the wallet's runway */
+  z.object({ kind: z.literal('topup'), hours: z.number().int().min(1), payment: PaymentSchema }),
+  /** nodes to add, with their placement and cost; paid first when the wallet lacks a month of it */
+  z.object({
+    kind: z.literal('grow'),
+    count: z.number().int().min(1),
+    placement: PlacementSchema,
+    hourlyCost: z.number().int(),
+    payment: PaymentSchema.optional(),
+  }),
+]);
+export type Extension = z.infer<typeof ExtensionSchema>;
+
+/** What the deposits paying an extension are claimed for, so one deposit never pays twice. */
+export const extensionClaim = (deploymentId: string, p: Payment): string => `extend:${deploymentId}:${p.requestedAt}`;
 
 export const DeploymentSchema = z.object({
   id: z.string(),
@@ -97,18 +153,12 @@ export const DeploymentSchema = z.object({
   /** the grid project all of this deployment's contracts live under */
   projectName: z.string(),
   hourlyCost: z.number().int(),
-  payment: z
-    .object({
-      /** a month of this order's cost: a balance this high pays it whatever happened before */
-      required: z.number().int(),
-      /** what the prompt asked for: deposits this large after the request pay it too */
-      due: z.number().int(),
-      requestedAt: z.number(),
-      expiresAt: z.number(),
-      uri: z.string(),
-    })
-    .optional(),
+  payment: PaymentSchema.optional(),
   nodes: z.array(NodeInstanceSchema),
+  /** replace a failed node by itself (true) or offer the user a Redeploy button (false) */
+  autoRedeploy: z.boolean().default(true),
+  /** what /extend is doing, until it is paid and done (or expires): one at a time */
+  extension: ExtensionSchema.optional(),
   createdAt: z.number(),
   updatedAt: z.number(),
   audit: z.array(AuditEntrySchema),

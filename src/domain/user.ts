@@ -1,6 +1,6 @@
 /** A user, as kept in their own file: identity (sealed), settings, deposits, deployments, conversation. */
 import { z } from 'zod';
-import { DeploymentSchema } from './deployment.js';
+import { DeploymentSchema, isBilled } from './deployment.js';
 
 export const FlowStateSchema = z.object({
   flow: z.string(),
@@ -43,8 +43,18 @@ export const UserSchema = z.object({
   /** per-user counter for deployment ids */
   nextDeploymentId: z.number().int().min(1),
   flow: FlowStateSchema.optional(),
+  /**
+   * Runway reminders sent in the current run-down of the wallet. A top-up that lifts the runway above
+   * every threshold starts a new epoch, so the next run-down reminds again.
+   */
+  reminders: z.object({ epoch: z.number().int().min(0), sent: z.array(z.string()) }).default({ epoch: 0, sent: [] }),
   /** set when Telegram answers 403: the user blocked the bot */
   unreachableSince: z.number().optional(),
 });
 export type User = z.infer<typeof UserSchema>;
+
+/** Whether the watchdog must look at this user: the grid bills one of their deployments. */
+export function needsWatching(u: User): boolean {
+  return u.deployments.some((d) => isBilled(d.state));
+}
 export const USER_SCHEMA_VERSION = 1;

@@ -29,4 +29,6 @@ export interface JobDeps {
   paymentTimeoutMs: number;
   readyPollMs: number;
   readyTimeoutMs: number;
+  /** replacing failed nodes: tries before giving up, and the wait after the first failure (doubling) */
+  recovery: { maxTries: number; backoffMs: number };
 }

@@ -9,8 +9,8 @@ import path from 'node:path';
 import { JSONFile } from 'lowdb/node';
 import { z } from 'zod';
 
-/** provisioning an order, deleting one, replacing a node, adding nodes, a withdrawal from the wallet */
-export const JOB_TYPES = ['provision', 'teardown', 'redeploy', 'grow', 'withdraw'] as const;
+/** provisioning an order, deleting one, replacing a node, /extend (a top-up, more nodes), a withdrawal from the wallet */
+export const JOB_TYPES = ['provision', 'teardown', 'redeploy', 'extend', 'withdraw'] as const;
 
 export const JournalEntrySchema = z.object({
   at: z.number(),

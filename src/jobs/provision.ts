@@ -4,70 +4,34 @@
  * name. Because all of an order's contracts carry that project name, a crash at any moment (even
  * between the grid creating a contract and the journal hearing of it) is cleaned up on resume.
  */
-import { profileById, type NodeProfile } from '../catalog/index.js';
+import { profileById } from '../catalog/index.js';
 import { chunk, esc, plural } from '../chat/format.js';
 import type { OutMessage } from '../chat/types.js';
 import { nodeBlocks } from '../chat/views.js';
 import { transition, type Deployment, type NodeInstance } from '../domain/deployment.js';
 import { formatTft } from '../domain/money.js';
 import type { User } from '../domain/user.js';
-import { GridError, type Identity, type VmInfo } from '../grid/port.js';
+import type { Identity } from '../grid/port.js';
 import type { PlannedNode } from '../services/planner.js';
 import type { JobDeps } from './deps.js';
+import { nodeDeployer, nodesTried, updateDeployment } from './deploy-node.js';
 import type { Journal } from './journal.js';
 import { notify } from './notify.js';
 import type { JobHandler, JobResult } from './worker.js';
 
 type Ending = { kind: 'up' } | { kind: 'rolled_back'; reason: string } | { kind: 'expired'; reason: string };
 
-/** Attempts per node before the order is rolled back; each retry goes to another node. */
-const ATTEMPTS_PER_NODE = 3;
-const RETRYABLE = new Set(['no_capacity', 'node_down', 'no_public_ip', 'workload_error', 'timeout']);
-
-/** Words a user understands, for what the grid reported. */
-export function plainReason(err: unknown): string {
-  if (!(err instanceof GridError)) return 'an unexpected error on our side';
-  switch (err.code) {
-    case 'insufficient_funds':
-      return 'the wallet did not have enough TFT for the grid';
-    case 'no_capacity':
-      return 'the chosen node ran out of room';
-    case 'node_down':
-      return 'the chosen node went offline';
-    case 'no_public_ip':
-      return 'the farm ran out of public IPv4 addresses';
-    case 'workload_error':
-      return 'the node could not start the machine';
-    case 'timeout':
-      return 'the node did not start the machine in time';
-    case 'no_twin':
-      return 'your grid identity is not registered yet';
-    default:
-      return 'the grid refused the deployment';
-  }
-}
-
 /** Every grid node this order planned, tried or chose as a replacement: a replacement must avoid them all. */
 export function nodesOfOrder(j: Journal, plan: PlannedNode[]): number[] {
-  const fromJournal = j.job.journal
-    .filter((e) => /^(node|replace):\d+$/.test(e.step) && e.data !== undefined)
-    .map((e) => (e.data as { nodeId: number }).nodeId);
-  return [...new Set([...plan.map((p) => p.nodeId), ...fromJournal])];
+  return [...new Set([...plan.map((p) => p.nodeId), ...nodesTried(j, (step) => /^(node|replace):\d+$/.test(step))])];
 }
 
 export function provisionJob(deps: JobDeps): JobHandler {
   const { store, users, wallet, planner, grid, outbox, clock, log } = deps;
 
-  async function setDeployment(userId: number, id: string, change: (d: Deployment) => Deployment): Promise<Deployment | undefined> {
-    return store.update(userId, (u) => {
-      const i = u.deployments.findIndex((d) => d.id === id);
-      if (i < 0) return undefined;
-      u.deployments[i] = change(u.deployments[i]!);
-      return u.deployments[i];
-    });
-  }
-
+  const setDeployment = (userId: number, id: string, change: (d: Deployment) => Deployment) => updateDeployment(store, userId, id, change);
   const say = (user: User, msg: OutMessage) => notify(outbox, log, user, msg);
+  const deployNode = nodeDeployer(deps);
 
   /**
    * One message per order shows the progress, edited as nodes come up (Telegram allows a chat about
@@ -154,95 +118,6 @@ export function provisionJob(deps: JobDeps): JobHandler {
     return mine.map((c) => c.contractId);
   }
 
-  /** Waits for a deployment the previous run started, which the grid may still be bringing up. */
-  async function awaitReady(identity: Identity, d: Deployment, gridName: string): Promise<VmInfo[]> {
-    const deadline = clock.now() + deps.readyTimeoutMs;
-    for (;;) {
-      const vms = await grid.getVms(identity, d.projectName, gridName);
-      if (vms.length === 0 || vms.every((v) => v.state === 'ok') || vms.some((v) => v.state === 'error')) return vms;
-      if (clock.now() > deadline) return vms;
-      await deps.sleep(deps.readyPollMs);
-    }
-  }
-
-  function instanceOf(index: number, gridName: string, node: PlannedNode, vms: VmInfo[]): NodeInstance {
-    const vm = vms[0];
-    return {
-      index,
-      gridName,
-      nodeId: node.nodeId,
-      farmId: node.farmId,
-      country: node.country,
-      city: node.city,
-      contractIds: vms.map((v) => v.contractId),
-      ...(vm?.publicIp ? { publicIp: vm.publicIp.replace(/\/\d+$/, '') } : {}),
-      ...(vm?.mycelium ? { mycelium: vm.mycelium } : {}),
-      hourlyCost: node.hourlyCost,
-      state: 'ok',
-    };
-  }
-
-  async function deployNode(
-    j: Journal,
-    user: User,
-    d: Deployment,
-    profile: NodeProfile,
-    identity: Identity,
-    index: number,
-    plan: PlannedNode[],
-  ): Promise<{ ok: true } | { ok: false; reason: string }> {
-    const step = `node:${index}`;
-    const gridName = `${d.name}_${index}`;
-    for (;;) {
-      const node = j.result<PlannedNode>(`replace:${index}`) ?? plan[index - 1]!;
-      if (j.attempts(step) > 0) {
-        // an earlier run began this node: the grid may have it, half-made or whole
-        const vms = await awaitReady(identity, d, gridName);
-        if (vms.length > 0 && vms.every((v) => v.state === 'ok')) {
-          await j.done(step, instanceOf(index, gridName, node, vms));
-          return { ok: true };
-        }
-        if (vms.length > 0) await grid.deleteDeployment(identity, d.projectName, gridName);
-      }
-      if (j.attempts(step) >= ATTEMPTS_PER_NODE) return { ok: false, reason: `node ${index} failed ${ATTEMPTS_PER_NODE} times` };
-      await j.begin(step, { nodeId: node.nodeId });
-      try {
-        const inputs = deps.deployments.inputsOf(d);
-        const generated = deps.deployments.generatedSecrets(d);
-        await grid.deployVms(identity, {
-          projectName: d.projectName,
-          name: gridName,
-          machines: [
-            {
-              name: gridName,
-              nodeId: node.nodeId,
-              cpu: profile.cpu,
-              memoryMb: profile.memoryMb,
-              rootfsGb: profile.rootfsGb,
-              disks: profile.disks,
-              flist: profile.flist,
-              entrypoint: profile.entrypoint,
-              env: { ...profile.env(inputs, generated), ...(user.settings.sshKey ? { SSH_KEY: user.settings.sshKey } : {}) },
-              publicIp: profile.publicIpv4,
-              mycelium: true,
-            },
-          ],
-        });
-        const vms = await grid.getVms(identity, d.projectName, gridName);
-        await j.done(step, instanceOf(index, gridName, node, vms));
-        return { ok: true };
-      } catch (err) {
-        log.warn({ err, user: user.id, deployment: d.id, node: node.nodeId }, 'node deployment failed');
-        if (!(err instanceof GridError) || !RETRYABLE.has(err.code)) return { ok: false, reason: plainReason(err) };
-        if (j.attempts(step) >= ATTEMPTS_PER_NODE) return { ok: false, reason: plainReason(err) };
-        const used = nodesOfOrder(j, plan);
-        const again = await planner.plan(profile, 1, d.placement, used);
-        if (!again.ok) return { ok: false, reason: `${plainReason(err)}, and ${again.reason}` };
-        await j.done(`replace:${index}`, again.nodes[0]);
-      }
-    }
-  }
-
   return async (j) => {
     const { userId, deploymentId } = j.job;
     const user = await store.get(userId);
@@ -289,7 +164,15 @@ export function provisionJob(deps: JobDeps): JobHandler {
     for (let i = 1; i <= d.count; i++) {
       if (j.isDone(`node:${i}`)) continue;
       await progress(j, user, `🔧 Deploying <b>${esc(d.name)}</b>: node ${i} of ${d.count}…`);
-      const r = await deployNode(j, user, d, profile, identity, i, plan);
+      const r = await deployNode(j, user, d, profile, identity, {
+        index: i,
+        generation: 0,
+        gridName: `${d.name}_${i}`,
+        step: `node:${i}`,
+        replaceStep: `replace:${i}`,
+        first: plan[i - 1]!,
+        avoid: () => nodesOfOrder(j, plan),
+      });
       if (!r.ok) return end(j, user, d, { kind: 'rolled_back', reason: r.reason });
     }
     return end(j, user, d, { kind: 'up' });

@@ -42,9 +42,11 @@ export function teardownJob(deps: JobDeps): JobHandler {
     const cancelled = j.result<number[]>('contracts-cancelled') ?? [];
     log.info({ user: userId, deployment: d.id, cancelled }, 'deployment deleted');
     const balance = await wallet.balance(user);
+    const asked = d.audit.findLast((a) => a.to === 'deleting');
+    const why = asked?.by === 'system' && asked.note ? ` (${esc(asked.note)})` : '';
     await notify(outbox, log, user, {
       text:
-        `🗑 <b>${esc(d.name)}</b> is deleted` +
+        `🗑 <b>${esc(d.name)}</b> is deleted${why}` +
         (cancelled.length ? `: ${plural(cancelled.length, 'contract')} cancelled, billing stopped.` : '.') +
         ` Your balance is ${formatTft(balance)}.`,
     });

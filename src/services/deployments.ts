@@ -6,8 +6,8 @@
 import type { Clock } from '../clock.js';
 import { profileById, type NodeProfile } from '../catalog/index.js';
 import type { SecretBox } from '../chain/secret-box.js';
-import { isBilled, isDeletable, isLive, transition, type Deployment, type Placement } from '../domain/deployment.js';
-import { ceilToTft, HOURS_PER_MONTH, mul, type Units } from '../domain/money.js';
+import { isBilled, isDeletable, isLive, isWatched, STATE_LABEL, transition, type Deployment, extensionClaim, type Extension, type Payment, type Placement } from '../domain/deployment.js';
+import { ceilToTft, HOUR_MS, HOURS_PER_MONTH, mul, type Units } from '../domain/money.js';
 import type { User } from '../domain/user.js';
 import type { Grid, VmInfo } from '../grid/port.js';
 import type { JobQueue } from '../jobs/worker.js';
@@ -148,6 +148,7 @@ export class DeploymentService {
           }
         : {}),
       nodes: [],
+      autoRedeploy: true,
       createdAt: now,
       updatedAt: now,
       audit: [{ at: now, by: 'user', to: state, note: 'ordered' }],
@@ -187,7 +188,8 @@ export class DeploymentService {
     return this.list(user).filter((d) => isDeletable(d.state));
   }
 
-  async requestDelete(userId: number, deploymentId: string): Promise<{ ok: true; deployment: Deployment } | { ok: false; reason: string }> {
+  /** Deletes at the user's request, or with `why` when the bot does it (the grid deleted its contracts for lack of funds). */
+  async requestDelete(userId: number, deploymentId: string, why?: string): Promise<{ ok: true; deployment: Deployment } | { ok: false; reason: string }> {
     try {
       const deployment = await this.jobs.enqueue('teardown', userId, deploymentId, async () => {
         const changed = await this.store.update(userId, (u) => {
@@ -195,7 +197,7 @@ export class DeploymentService {
           const d = u.deployments[i];
           if (!d) throw new Refusal('That deployment does not exist (any more).');
           if (!isDeletable(d.state)) throw new Refusal(`${d.name} is ${d.state.replace('_', ' ')}; try again when that is finished.`);
-          u.deployments[i] = transition(d, 'deleting', this.clock.now(), 'user', 'delete requested');
+          u.deployments[i] = why ? transition(d, 'deleting', this.clock.now(), 'system', why) : transition(d, 'deleting', this.clock.now(), 'user', 'delete requested');
           return u.deployments[i];
         });
         if (!changed) throw new Refusal('Unknown user.');
@@ -206,6 +208,140 @@ export class DeploymentService {
       if (e instanceof Refusal) return { ok: false, reason: e.message };
       throw e;
     }
+  }
+
+  /** Deployments /redeploy can act on: up (healthy or not) and not being changed by another job. */
+  redeployable(user: User): Deployment[] {
+    return this.list(user).filter((d) => isWatched(d.state) && !this.jobs.hasActive(user.id, d.id));
+  }
+
+  /**
+   * Replaces one node of a deployment with a new one elsewhere. `by: 'user'` (the /redeploy command
+   * or the Redeploy button) also clears a recovery the watchdog gave up on.
+   */
+  async requestRedeploy(userId: number, deploymentId: string, index: number, by: 'user' | 'system'): Promise<{ ok: true; deployment: Deployment } | { ok: false; reason: string }> {
+    if (this.jobs.hasActive(userId, deploymentId)) return { ok: false, reason: 'That deployment is already being changed; wait for the message saying it is done.' };
+    try {
+      const deployment = await this.jobs.enqueue(
+        'redeploy',
+        userId,
+        deploymentId,
+        async () => {
+          const changed = await this.store.update(userId, (u) => {
+            const d = u.deployments.find((x) => x.id === deploymentId && x.state !== 'deleted');
+            if (!d) throw new Refusal('That deployment does not exist (any more).');
+            if (!isWatched(d.state)) throw new Refusal(`${d.name} is ${STATE_LABEL[d.state]}; a node can be replaced when it is up.`);
+            const n = d.nodes.find((x) => x.index === index && x.state === 'ok');
+            if (!n) throw new Refusal(`${d.name} has no node ${index}.`);
+            if (by === 'user') delete n.recovery;
+            return d;
+          });
+          if (!changed) throw new Refusal('Unknown user.');
+          return changed;
+        },
+        { index, by },
+      );
+      return { ok: true, deployment };
+    } catch (e) {
+      if (e instanceof Refusal) return { ok: false, reason: e.message };
+      throw e;
+    }
+  }
+
+  /** Turns the replacement of failed nodes by the bot on or off for one deployment. */
+  async setAutoRedeploy(userId: number, deploymentId: string, on: boolean): Promise<Deployment | undefined> {
+    return this.store.update(userId, (u) => {
+      const d = u.deployments.find((x) => x.id === deploymentId && x.state !== 'deleted');
+      if (d) d.autoRedeploy = on;
+      return d;
+    });
+  }
+
+  /** Deployments /extend can act on: up, with no other extension under way. */
+  extendable(user: User): Deployment[] {
+    return this.list(user).filter((d) => isWatched(d.state) && !d.extension);
+  }
+
+  /**
+   * A top-up that buys `hours` more: the hourly cost of everything the wallet pays, times the hours.
+   * The wallet pays all the user's deployments, so that is what a period of runway costs.
+   */
+  async topUpQuote(user: User, hours: number): Promise<{ amount: Units; view: WalletView; runwayAfterMs: number }> {
+    const view = await this.walletView(user);
+    const amount = ceilToTft(Math.max(1, mul(view.hourlyBurn, hours)));
+    const runwayAfterMs = view.hourlyBurn > 0 ? Math.floor((view.balance + amount) / view.hourlyBurn) * HOUR_MS : Infinity;
+    return { amount, view, runwayAfterMs };
+  }
+
+  /**
+   * Starts an extension: a top-up (always paid by a deposit) or more nodes (paid first when the
+   * wallet lacks a month of their cost). A job waits for the payment and does the rest.
+   */
+  async requestExtension(
+    userId: number,
+    deploymentId: string,
+    ext: { kind: 'topup'; hours: number } | { kind: 'grow'; count: number; placement: Placement; hourlyCost: Units },
+  ): Promise<{ ok: true; deployment: Deployment; due: Units } | { ok: false; reason: string }> {
+    const user = await this.store.get(userId);
+    if (!user) return { ok: false, reason: 'Unknown user.' };
+    const now = this.clock.now();
+    const prompt = (due: Units, required: Units): Payment => ({
+      required,
+      due: ceilToTft(due),
+      requestedAt: now,
+      expiresAt: now + this.paymentTimeoutMs,
+      uri: this.wallet.paymentUri(user.identity.address, due),
+    });
+    let extension: Extension;
+    if (ext.kind === 'topup') {
+      // only a deposit pays a top-up: no balance, however large, stands in for it
+      extension = { kind: 'topup', hours: ext.hours, payment: prompt((await this.topUpQuote(user, ext.hours)).amount, Number.MAX_SAFE_INTEGER) };
+    } else {
+      const required = mul(ext.hourlyCost, HOURS_PER_MONTH);
+      const due = Math.max(0, required - (await this.wallet.balance(user)));
+      extension = { ...ext, ...(due > 0 ? { payment: prompt(due, required) } : {}) };
+    }
+    try {
+      const deployment = await this.jobs.enqueue('extend', userId, deploymentId, async () => {
+        const changed = await this.store.update(userId, (u) => {
+          const d = u.deployments.find((x) => x.id === deploymentId && x.state !== 'deleted');
+          if (!d) throw new Refusal('That deployment does not exist (any more).');
+          if (!isWatched(d.state)) throw new Refusal(`${d.name} is ${STATE_LABEL[d.state]}; it can be extended when it is up.`);
+          if (d.extension) throw new Refusal(`${d.name} already has an extension under way; finish or cancel it first.`);
+          if (ext.kind === 'grow' && d.count + ext.count > MAX_NODES) throw new Refusal(`A deployment can have at most ${MAX_NODES} nodes.`);
+          d.extension = extension;
+          return d;
+        });
+        if (!changed) throw new Refusal('Unknown user.');
+        return changed;
+      });
+      return { ok: true, deployment, due: extension.payment?.due ?? 0 };
+    } catch (e) {
+      if (e instanceof Refusal) return { ok: false, reason: e.message };
+      throw e;
+    }
+  }
+
+  /** Withdraws an extension still waiting for its payment; once paid it goes through. */
+  async cancelExtension(userId: number, deploymentId: string): Promise<{ ok: boolean; reason?: string }> {
+    const r = await this.store.update(userId, (u) => {
+      const d = u.deployments.find((x) => x.id === deploymentId);
+      if (!d?.extension?.payment) return d?.extension ? 'It is paid already and under way; I will report when it is done.' : 'Nothing is waiting for a payment.';
+      delete d.extension;
+      return undefined;
+    });
+    if (r) return { ok: false, reason: r };
+    this.jobs.nudge(userId, deploymentId);
+    return { ok: true };
+  }
+
+  /** "I have paid" for an extension: credits deposits and wakes its job. */
+  async checkExtensionPayment(user: User, deploymentId: string): Promise<{ paid: boolean; balance: Units }> {
+    await this.wallet.syncDeposits(user.id);
+    const x = user.deployments.find((d) => d.id === deploymentId)?.extension;
+    const paid = x?.payment ? await this.wallet.isPaid(user.id, extensionClaim(deploymentId, x.payment), x.payment) : true;
+    if (paid) this.jobs.nudge(user.id, deploymentId);
+    return { paid, balance: await this.wallet.balance(user) };
   }
 
   /** Payment check on demand ("I have paid"): credits deposits and wakes the order's job if it is paid. */

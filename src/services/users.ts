@@ -53,6 +53,7 @@ export class UserService {
         credits: [],
         deployments: [],
         nextDeploymentId: 1,
+        reminders: { epoch: 0, sent: [] },
       };
     });
     return { user, created };

@@ -7,18 +7,22 @@ import { mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Low } from 'lowdb';
 import { JSONFile } from 'lowdb/node';
-import { UserSchema, type User } from '../domain/user.js';
+import { needsWatching, UserSchema, type User } from '../domain/user.js';
 import { Lru } from './lru.js';
 import { migrate } from './migrations.js';
+import { WatchIndex } from './watch-index.js';
 
 type Doc = Low<unknown>;
 
 export class UserStore {
   private readonly cache: Lru<number, Doc>;
   private readonly locks = new Map<number, Promise<unknown>>();
+  /** users with something the grid bills, kept in step with every update */
+  readonly watched: WatchIndex;
 
   constructor(private readonly dir: string, cacheSize = 2000) {
     this.cache = new Lru(cacheSize, (id) => !this.locks.has(id));
+    this.watched = new WatchIndex(dir, () => this.scanWatched());
   }
 
   fileOf(userId: number): string {
@@ -40,7 +44,10 @@ export class UserStore {
       if (doc.data == null) return undefined;
       const draft = structuredClone(doc.data as User);
       const result = await fn(draft);
+      const watch = needsWatching(draft);
+      if (watch) await this.watched.add(userId); // before the file that needs it: never too few
       await this.save(doc, draft);
+      if (!watch) await this.watched.remove(userId);
       return result;
     });
   }
@@ -73,6 +80,15 @@ export class UserStore {
   /** Waits for writes in flight. */
   async flush(): Promise<void> {
     await Promise.allSettled([...this.locks.values()]);
+    await this.watched.flush().catch(() => undefined);
+  }
+
+  private async *scanWatched(): AsyncGenerator<{ id: number; watched: boolean }> {
+    for await (const id of this.ids()) {
+      // a file that does not load is listed: the watchdog then reports it, rather than never looking
+      const u = await this.get(id).catch(() => null);
+      yield { id, watched: u === null || (u !== undefined && needsWatching(u)) };
+    }
   }
 
   private async save(doc: Doc, next: User): Promise<void> {

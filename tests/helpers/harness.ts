@@ -21,6 +21,7 @@ export interface HarnessOptions {
   paymentTimeoutMs?: number;
   log?: Logger;
   emu?: BotApiEmulator;
+  recovery?: { maxTries: number; backoffMs: number };
 }
 
 export interface Harness {
@@ -50,6 +51,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       readyPollMs: 10,
       // conversations in tests run far faster than a person types; the pacing itself is tested in outbox.test.ts
       outboxLimits: { perChatPerSecond: 1000, perChatBurst: 1000, perSecond: 1000 },
+      // tests run the watchdog's passes themselves, at the moments they choose
+      watchdog: 'manual',
+      recovery: opts.recovery ?? { maxTries: 3, backoffMs: 10 * 60_000 },
     });
     await app.start();
     return { grid, app };

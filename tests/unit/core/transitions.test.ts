@@ -39,6 +39,7 @@ function deployment(state: DeploymentState, over: Partial<Deployment> = {}): Dep
     projectName: 'jukebox-1-d1',
     hourlyCost: 1000,
     nodes: [],
+    autoRedeploy: true,
     createdAt: 1_000,
     updatedAt: 1_000,
     audit: [{ at: 1_000, by: 'user', to: state }],

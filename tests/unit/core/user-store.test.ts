@@ -20,6 +20,7 @@ function makeUser(id: number, over: Partial<User> = {}): User {
     credits: [],
     deployments: [],
     nextDeploymentId: 1,
+    reminders: { epoch: 0, sent: [] },
     ...over,
   };
 }
@@ -260,8 +261,8 @@ describe('UserStore', () => {
     );
     await store.flush();
     const files = (await walk(dir)).map((f) => path.relative(dir, f));
-    expect(files.filter((f) => !/^users\/\d{3}\/\d+\.json$/.test(f))).toEqual([]);
-    expect(files).toHaveLength(5);
+    expect(files.filter((f) => !/^(users\/\d{3}\/\d+|index\/watched-users)\.json$/.test(f))).toEqual([]);
+    expect(files.filter((f) => f.startsWith('users/'))).toHaveLength(5);
   });
 });
 

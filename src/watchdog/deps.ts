@@ -1,0 +1,33 @@
+/** What the watchdog's passes are built from; the composition root fills it in. */
+import type { Button } from '../chat/types.js';
+import type { Clock } from '../clock.js';
+import type { Chain, Grid } from '../grid/port.js';
+import type { JobQueue } from '../jobs/worker.js';
+import type { Logger } from '../log.js';
+import type { DeploymentService } from '../services/deployments.js';
+import type { UserService } from '../services/users.js';
+import type { WalletService } from '../services/wallet.js';
+import type { UserStore } from '../store/user-store.js';
+
+/** A message the outbox keeps on disk until Telegram has it; the same id is sent once. */
+export interface WatchdogNotice {
+  id: string;
+  chatId: number;
+  text: string;
+  buttons?: Button[][];
+  qr?: string;
+}
+
+export interface WatchdogDeps {
+  store: UserStore;
+  users: UserService;
+  grid: Grid & Chain;
+  wallet: WalletService;
+  deployments: DeploymentService;
+  jobs: JobQueue;
+  notices: { notice(n: WatchdogNotice): Promise<boolean> };
+  clock: Clock;
+  log: Logger;
+  /** the period a reminder's top-up QR buys, in hours */
+  topUpHours: number;
+}

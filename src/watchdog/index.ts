@@ -1,0 +1,161 @@
+/**
+ * The watchdog: cron schedules for health (every 5 minutes), runway (hourly) and reconcile (at
+ * start and daily). Each pass walks the users the store's watch index names, a few at a time, and
+ * is idempotent: a pass that overlaps one still running is skipped, and a pass cut short by a
+ * restart is simply run again (what it already did is recorded, what it said is deduplicated).
+ */
+import cron, { type ScheduledTask } from 'node-cron';
+import { needsWatching, type User } from '../domain/user.js';
+import type { GridNode } from '../grid/port.js';
+import type { WatchdogDeps } from './deps.js';
+import { checkHealth } from './health.js';
+import { reconcileUser, type ReconcileOutcome } from './reconcile.js';
+import { checkRunway } from './runway.js';
+
+export interface Schedules {
+  health: string;
+  runway: string;
+  reconcile: string;
+}
+
+export const DEFAULT_SCHEDULES: Schedules = { health: '*/5 * * * *', runway: '0 * * * *', reconcile: '30 3 * * *' };
+
+export interface PassReport {
+  pass: keyof Schedules;
+  users: number;
+  ms: number;
+  /** false when another pass of the same kind was still running */
+  ran: boolean;
+  checked?: number;
+  broken?: number;
+  redeploys?: number;
+  reminders?: number;
+  deleted?: number;
+  orphans?: number[];
+  resumed?: number;
+  errors: number;
+}
+
+/** How many users a pass looks at concurrently: grid reads overlap, the store serializes per user. */
+const CONCURRENCY = 16;
+
+export class Watchdog {
+  private readonly tasks: ScheduledTask[] = [];
+  private readonly running = new Map<keyof Schedules, Promise<unknown>>();
+  private stopping = false;
+  private paused = false;
+
+  constructor(private readonly deps: WatchdogDeps, private readonly schedules: Schedules = DEFAULT_SCHEDULES) {
+    for (const [k, v] of Object.entries(schedules)) {
+      if (!cron.validate(v)) throw new Error(`watchdog: the ${k} schedule "${v}" is not a cron expression`);
+    }
+  }
+
+  /** Starts the schedules, then reconciles and looks at everything once, in the background. */
+  start(): void {
+    const every = (pass: keyof Schedules, run: () => Promise<PassReport>) =>
+      this.tasks.push(
+        cron.schedule(this.schedules[pass], () => (this.paused ? undefined : void run().catch(() => undefined)), { name: `watchdog-${pass}` }),
+      );
+    every('health', () => this.health());
+    every('runway', () => this.runway());
+    every('reconcile', () => this.reconcile());
+    void (async () => {
+      await this.reconcile();
+      await this.runway();
+      await this.health();
+    })().catch((err: unknown) => this.deps.log.error({ err }, 'watchdog start-up passes failed'));
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const t of this.tasks) await t.destroy();
+    await Promise.allSettled(this.running.values());
+  }
+
+  /** Pausing skips scheduled passes (an operator's switch); passes called directly still run. */
+  setPaused(paused: boolean): void {
+    this.paused = paused;
+  }
+
+  health(): Promise<PassReport> {
+    const nodes = new Map<number, Promise<GridNode | undefined>>(); // node statuses, once per pass
+    return this.pass('health', async (u, r) => {
+      const o = await checkHealth(this.deps, u, nodes);
+      r.checked = (r.checked ?? 0) + o.checked;
+      r.broken = (r.broken ?? 0) + o.broken;
+      r.redeploys = (r.redeploys ?? 0) + o.redeploys;
+    });
+  }
+
+  runway(): Promise<PassReport> {
+    return this.pass('runway', async (u, r) => {
+      const o = await checkRunway(this.deps, u);
+      if (o.reminded) r.reminders = (r.reminders ?? 0) + 1;
+      r.deleted = (r.deleted ?? 0) + o.deleted;
+    });
+  }
+
+  /** Every user with a twin, not only the watched ones: an orphan may belong to someone with nothing left. */
+  reconcile(): Promise<PassReport> {
+    const out: ReconcileOutcome = { users: 0, orphans: [], resumed: 0 };
+    return this.pass(
+      'reconcile',
+      async (u, r) => {
+        await reconcileUser(this.deps, u, out);
+        r.orphans = out.orphans;
+        r.resumed = out.resumed;
+      },
+      () => this.deps.store.ids(),
+    );
+  }
+
+  private async pass(
+    name: keyof Schedules,
+    perUser: (u: User, report: PassReport) => Promise<void>,
+    ids: () => AsyncIterable<number> | Promise<Iterable<number>> = () => this.deps.store.watched.all(),
+  ): Promise<PassReport> {
+    const report: PassReport = { pass: name, users: 0, ms: 0, ran: false, errors: 0 };
+    if (this.running.has(name) || this.stopping) {
+      this.deps.log.info({ pass: name }, 'watchdog pass skipped: the previous one is still running');
+      return report;
+    }
+    let finished!: () => void;
+    this.running.set(name, new Promise<void>((r) => (finished = r)));
+    const started = performance.now();
+    try {
+      report.ran = true;
+      const source = await ids();
+      const iterator = Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : toAsync(source as Iterable<number>);
+      const worker = async () => {
+        for (let next = await iterator.next(); !next.done && !this.stopping; next = await iterator.next()) {
+          const id = next.value;
+          try {
+            const user = await this.deps.store.get(id);
+            if (!user) continue;
+            report.users++;
+            if (name !== 'reconcile' && !needsWatching(user)) {
+              await this.deps.store.watched.remove(id);
+              if (name === 'health' || user.reminders.sent.length === 0) continue;
+            }
+            await perUser(user, report);
+          } catch (err) {
+            report.errors++;
+            this.deps.log.error({ err, user: id, pass: name }, 'watchdog could not check a user');
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+    } finally {
+      this.running.delete(name);
+      finished();
+      report.ms = Math.round(performance.now() - started);
+    }
+    this.deps.log.info(report, 'watchdog pass done');
+    return report;
+  }
+}
+
+async function* toAsync(items: Iterable<number>): AsyncGenerator<number> {
+  yield* items;
+}

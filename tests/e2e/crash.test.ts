@@ -99,6 +99,44 @@ describe('a crash in the middle of provisioning', () => {
   }, 90_000);
 });
 
+describe('a crash in the middle of replacing a node', () => {
+  it('finishes the swap after SIGKILL: one new node, the old one cancelled, nothing orphaned', async () => {
+    // the deployment the test above left running, with two nodes
+    let child = startProcess();
+    const u = emu.user({ id: 777, first_name: 'Crash' });
+    const before = (await new UserStore(dataDir).get(777))!.deployments[0]!;
+    await u.sendText('/redeploy phoenix 1');
+    await u.waitForText('Replace node 1 of <b>phoenix</b>', { timeoutMs: 30_000 });
+    await u.press(/Yes, replace node 1/);
+
+    // the replacement's contract exists, its deploy has not returned: the old and the new coexist
+    await eventually("the replacement's contract is on the grid", async () => (await liveContractsOnDisk()) === 3, 20_000);
+    const killed = exited(child);
+    child.kill('SIGKILL');
+    expect((await killed).signal).toBe('SIGKILL');
+
+    child = startProcess();
+    await u.waitForText('Node 1 of <b>phoenix</b> was replaced', { timeoutMs: 30_000 });
+    const stopped = exited(child);
+    child.kill('SIGTERM');
+    expect((await stopped).code).toBe(0);
+
+    const user = (await new UserStore(dataDir).get(777))!;
+    const d = user.deployments[0]!;
+    expect(d.state).toBe('active');
+    expect(d.nodes[1]).toEqual(before.nodes[1]);
+    expect(d.nodes[0]!.gridName).toBe('phoenix_1_1');
+    expect(d.nodes[0]!.nodeId).not.toBe(before.nodes[0]!.nodeId);
+    const grid = await SimGrid.open({ dataDir, seed: 42 });
+    try {
+      const onGrid = (await grid.contractsOf(user.identity.address)).filter((c) => c.state !== 'deleted').map((c) => c.contractId);
+      expect(onGrid.sort()).toEqual(d.nodes.flatMap((n) => n.contractIds).sort());
+    } finally {
+      await grid.close();
+    }
+  }, 90_000);
+});
+
 describe('when Telegram ends the polling', () => {
   it('the process exits non-zero instead of staying up deaf', async () => {
     const child = startProcess();

@@ -121,6 +121,19 @@ describe('loadConfig', () => {
     expect(configError({ [name]: value }).message).toContain(name);
   });
 
+  it('watchdog schedules and recovery settings: defaults, overrides, and a bad cron expression named', () => {
+    const c = loadConfig({});
+    expect(c.watchdog).toEqual({ health: '*/5 * * * *', runway: '0 * * * *', reconcile: '30 3 * * *' });
+    expect(c.recovery).toEqual({ maxTries: 3, backoffMs: 600_000 });
+    expect(c.topUpHours).toBe(720);
+    const o = loadConfig({ WATCHDOG_HEALTH_CRON: '*/2 * * * *', RECOVERY_MAX_TRIES: '5', RECOVERY_BACKOFF_MINUTES: '1.5', REMINDER_TOPUP_DAYS: '7' });
+    expect(o.watchdog.health).toBe('*/2 * * * *');
+    expect(o.recovery).toEqual({ maxTries: 5, backoffMs: 90_000 });
+    expect(o.topUpHours).toBe(168);
+    expect(configError({ WATCHDOG_RUNWAY_CRON: 'every hour' }).message).toMatch(/WATCHDOG_RUNWAY_CRON is not a cron expression/);
+    expect(configError({ RECOVERY_MAX_TRIES: '0' }).message).toMatch(/RECOVERY_MAX_TRIES/);
+  });
+
   it('reports every bad variable at once', () => {
     const e = configError({ JOB_CONCURRENCY: '0', JUKEBOX_MASTER_KEY: 'zz' });
     expect(e.message).toContain('JOB_CONCURRENCY');

@@ -130,6 +130,7 @@ export async function createApp(o: AppOptions): Promise<App> {
       clock,
       log: o.log.child({ mod: 'watchdog' }),
       topUpHours: o.topUpHours ?? 30 * 24,
+      maxRecoveries: deps.recovery.maxTries,
     },
     o.watchdog === 'manual' ? DEFAULT_SCHEDULES : (o.watchdog ?? DEFAULT_SCHEDULES),
   );

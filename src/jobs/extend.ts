@@ -41,7 +41,8 @@ export function extendJob(deps: JobDeps): JobHandler {
     if (!j.isInterrupted('end')) await j.begin('end', ending);
     if (ending.kind === 'grown') {
       const after = await updateDeployment(store, user.id, d.id, (x) => {
-        if (!x.extension || x.nodes.some((n) => n.gridName === ending.nodes[0]?.gridName)) return withoutExtension(x);
+        const alive = isWatched(x.state) || x.state === 'redeploying';
+        if (!alive || !x.extension || x.nodes.some((n) => n.gridName === ending.nodes[0]?.gridName)) return withoutExtension(x);
         const nodes = [...x.nodes, ...ending.nodes];
         const live = nodes.filter((n) => n.state === 'ok');
         return { ...withoutExtension(x), nodes, count: live.length, hourlyCost: live.reduce((s, n) => s + n.hourlyCost, 0), updatedAt: clock.now() };

@@ -12,6 +12,9 @@ import { z } from 'zod';
 /** provisioning an order, deleting one, replacing a node, /extend (a top-up, more nodes), a withdrawal from the wallet */
 export const JOB_TYPES = ['provision', 'teardown', 'redeploy', 'extend', 'withdraw'] as const;
 
+/** Jobs that move a deployment's state or swap its nodes: the watchdog and /redeploy wait for them. */
+export const RESHAPING_JOBS = ['provision', 'teardown', 'redeploy'] as const;
+
 export const JournalEntrySchema = z.object({
   at: z.number(),
   step: z.string(),

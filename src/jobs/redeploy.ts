@@ -34,6 +34,8 @@ export function redeployJob(deps: JobDeps): JobHandler {
   const { store, users, planner, grid, outbox, clock, log } = deps;
   const deployNode = nodeDeployer(deps);
   const say = (user: User, text: string) => notify(outbox, log, user, { text });
+  /** the wait before the next try, doubling with each one */
+  const backoffAfter = (tries: number) => deps.recovery.backoffMs * 2 ** Math.max(0, tries - 1);
 
   /** As in provisioning, how it ends is one journaled step of idempotent work, so the user is always told. */
   async function end(j: Journal, user: User, d: Deployment, old: NodeInstance, ending: Ending): Promise<JobResult> {
@@ -42,7 +44,11 @@ export function redeployJob(deps: JobDeps): JobHandler {
     const now = clock.now();
     const { by } = j.job.params as unknown as RedeployParams;
     if (ending.kind === 'replaced') {
-      const fresh = ending.node;
+      // a node replaced after a failure carries the count on: if replacements keep breaking, the
+      // bound still stops them (the watchdog forgets it once the node has stayed up a day)
+      const fresh: NodeInstance = old.problem
+        ? { ...ending.node, recovery: { failures: (old.recovery?.failures ?? 0) + 1, nextAt: now + backoffAfter((old.recovery?.failures ?? 0) + 1), gaveUp: false } }
+        : ending.node;
       const after = await updateDeployment(store, user.id, d.id, (x) => {
         if (x.state !== 'redeploying') return x;
         const nodes = x.nodes.map((n) => (n.index === fresh.index ? fresh : n));
@@ -70,7 +76,7 @@ export function redeployJob(deps: JobDeps): JobHandler {
       const wasBroken = old.problem !== undefined;
       const failures = (old.recovery?.failures ?? 0) + (wasBroken ? 1 : 0);
       const gaveUp = wasBroken && failures >= deps.recovery.maxTries;
-      const backoff = deps.recovery.backoffMs * 2 ** Math.max(0, failures - 1);
+      const backoff = backoffAfter(failures);
       await updateDeployment(store, user.id, d.id, (x) => {
         if (x.state !== 'redeploying') return x;
         const nodes = x.nodes.map((n) => (n.index === old.index && wasBroken ? { ...n, recovery: { failures, nextAt: now + backoff, gaveUp } } : n));

@@ -23,8 +23,8 @@ export interface JobQueue {
   enqueue<T>(type: JobType, userId: number, deploymentId: string, commit: () => Promise<T>, params?: Record<string, unknown>): Promise<T>;
   /** runs the deployment's waiting job now instead of at its next turn */
   nudge(userId: number, deploymentId: string): void;
-  /** whether a job (of that type) for the deployment is queued, waiting or running */
-  hasActive(userId: number, deploymentId: string, type?: JobType): boolean;
+  /** whether a job (of one of those types) for the deployment is queued, waiting or running */
+  hasActive(userId: number, deploymentId: string, types?: JobType | readonly JobType[]): boolean;
 }
 
 const MAX_BACKOFF_MS = 5 * 60_000;
@@ -101,9 +101,10 @@ export class JobWorker implements JobQueue {
     }
   }
 
-  hasActive(userId: number, deploymentId: string, type?: JobType): boolean {
+  hasActive(userId: number, deploymentId: string, types?: JobType | readonly JobType[]): boolean {
+    const wanted = types === undefined ? undefined : ([] as JobType[]).concat(types);
     for (const job of this.active.values()) {
-      if (job.userId === userId && job.deploymentId === deploymentId && (type === undefined || job.type === type)) return true;
+      if (job.userId === userId && job.deploymentId === deploymentId && (!wanted || wanted.includes(job.type))) return true;
     }
     return false;
   }

@@ -10,6 +10,7 @@ import { isBilled, isDeletable, isLive, isWatched, STATE_LABEL, transition, type
 import { ceilToTft, HOUR_MS, HOURS_PER_MONTH, mul, type Units } from '../domain/money.js';
 import type { User } from '../domain/user.js';
 import type { Grid, VmInfo } from '../grid/port.js';
+import { RESHAPING_JOBS } from '../jobs/job-store.js';
 import type { JobQueue } from '../jobs/worker.js';
 import type { UserStore } from '../store/user-store.js';
 import type { Plan, Planner } from './planner.js';
@@ -212,7 +213,7 @@ export class DeploymentService {
 
   /** Deployments /redeploy can act on: up (healthy or not) and not being changed by another job. */
   redeployable(user: User): Deployment[] {
-    return this.list(user).filter((d) => isWatched(d.state) && !this.jobs.hasActive(user.id, d.id));
+    return this.list(user).filter((d) => isWatched(d.state) && !this.jobs.hasActive(user.id, d.id, RESHAPING_JOBS));
   }
 
   /**
@@ -220,7 +221,9 @@ export class DeploymentService {
    * or the Redeploy button) also clears a recovery the watchdog gave up on.
    */
   async requestRedeploy(userId: number, deploymentId: string, index: number, by: 'user' | 'system'): Promise<{ ok: true; deployment: Deployment } | { ok: false; reason: string }> {
-    if (this.jobs.hasActive(userId, deploymentId)) return { ok: false, reason: 'That deployment is already being changed; wait for the message saying it is done.' };
+    if (this.jobs.hasActive(userId, deploymentId, RESHAPING_JOBS)) {
+      return { ok: false, reason: 'That deployment is already being changed; wait for the message saying it is done.' };
+    }
     try {
       const deployment = await this.jobs.enqueue(
         'redeploy',

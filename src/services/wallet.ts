@@ -154,9 +154,19 @@ export class WalletService {
     const covered = (await this.balance(user)) >= p.required;
     return (
       (await this.store.update(userId, (u) => {
-        const mine = u.credits.filter((c) => c.paidOrder === claim || (c.paidOrder === undefined && c.at >= p.requestedAt));
-        if (!covered && mine.reduce((sum, c) => sum + c.amount, 0) < p.due) return false;
-        for (const c of mine) c.paidOrder = claim;
+        // what this claim already holds, then the oldest free deposits since the prompt, only as
+        // many as the prompt asked for: a later deposit stays free for the next prompt waiting
+        const held = u.credits.filter((c) => c.paidOrder === claim);
+        const free = u.credits.filter((c) => c.paidOrder === undefined && c.at >= p.requestedAt);
+        let sum = held.reduce((s, c) => s + c.amount, 0);
+        const take = [];
+        for (const c of free) {
+          if (sum >= p.due) break;
+          take.push(c);
+          sum += c.amount;
+        }
+        if (!covered && sum < p.due) return false;
+        for (const c of take) c.paidOrder = claim;
         return true;
       })) ?? false
     );

@@ -77,6 +77,14 @@ export class UserStore {
     }
   }
 
+  /** Drops the user from the watch index if nothing of theirs is billed, decided under their lock. */
+  unwatchIfIdle(userId: number): Promise<void> {
+    return this.withLock(userId, async () => {
+      const u = await this.get(userId);
+      if (!u || !needsWatching(u)) await this.watched.remove(userId);
+    });
+  }
+
   /** Waits for writes in flight. */
   async flush(): Promise<void> {
     await Promise.allSettled([...this.locks.values()]);

@@ -30,4 +30,6 @@ export interface WatchdogDeps {
   log: Logger;
   /** the period a reminder's top-up QR buys, in hours */
   topUpHours: number;
+  /** replacements of one node (failed, or up and broken again) before the bot stops */
+  maxRecoveries: number;
 }

@@ -5,10 +5,12 @@
  * in the grace period is not broken (the runway pass speaks about money), and recovery backs off
  * and stops after a bound, so a node that keeps failing does not keep spending.
  */
-import { esc } from '../chat/format.js';
+import { esc, plural } from '../chat/format.js';
+import { DAY_MS } from '../domain/money.js';
 import { isWatched, transition, type Deployment, type NodeInstance, type NodeProblem } from '../domain/deployment.js';
 import type { User } from '../domain/user.js';
 import type { ContractInfo, GridNode, Identity } from '../grid/port.js';
+import { RESHAPING_JOBS } from '../jobs/job-store.js';
 import type { WatchdogDeps } from './deps.js';
 
 export interface HealthOutcome {
@@ -46,7 +48,8 @@ async function probe(
 
 export async function checkHealth(deps: WatchdogDeps, user: User, nodes: Map<number, Promise<GridNode | undefined>>): Promise<HealthOutcome> {
   const { grid, store, clock, log, jobs } = deps;
-  const watched = user.deployments.filter((d) => isWatched(d.state) && !jobs.hasActive(user.id, d.id));
+  // an extension waiting for its top-up does not stop the checks; a job that moves nodes does
+  const watched = user.deployments.filter((d) => isWatched(d.state) && !jobs.hasActive(user.id, d.id, RESHAPING_JOBS));
   const out: HealthOutcome = { checked: 0, broken: 0, redeploys: 0 };
   if (watched.length === 0) return out;
   const identity = deps.users.identityOf(user);
@@ -55,12 +58,15 @@ export async function checkHealth(deps: WatchdogDeps, user: User, nodes: Map<num
   const now = clock.now();
 
   for (const d of watched) {
-    const found = new Map<number, Found>();
-    for (const n of d.nodes.filter((x) => x.state === 'ok')) found.set(n.index, await probe(deps, identity, d, n, contracts, nodes));
+    // by grid name: a node swapped in between the look and the write is not blamed for the old one
+    const found = new Map<string, Found>();
+    for (const n of d.nodes.filter((x) => x.state === 'ok')) found.set(n.gridName, await probe(deps, identity, d, n, contracts, nodes));
     out.checked += found.size;
+    // a replacement's count of tries is forgotten once the node has stayed up a day
+    const stale = (n: NodeInstance) => n.recovery !== undefined && !n.problem && now - n.recovery.nextAt > DAY_MS;
     const unchanged = d.nodes.every((n) => {
-      const f = found.get(n.index);
-      return f === undefined || f === 'unpaid' || (f === 'ok' ? !n.problem : n.problem?.kind === f.kind);
+      const f = found.get(n.gridName);
+      return f === undefined || f === 'unpaid' || (f === 'ok' ? !n.problem && !stale(n) : n.problem?.kind === f.kind);
     });
     // nothing new: no write (a pass over 100,000 healthy deployments must not rewrite 100,000 files)
     const settled = unchanged && d.state === (d.nodes.some((n) => n.state === 'ok' && n.problem) ? 'degraded' : 'active');
@@ -70,11 +76,11 @@ export async function checkHealth(deps: WatchdogDeps, user: User, nodes: Map<num
       let x = u.deployments[i]!;
       if (!isWatched(x.state)) return undefined; // changed since we looked: the next pass sees it
       const nodes = x.nodes.map((n): NodeInstance => {
-        const f = found.get(n.index);
+        const f = found.get(n.gridName);
         if (f === undefined || f === 'unpaid') return n;
         if (f === 'ok') {
-          if (!n.problem) return n;
-          healed.push(n);
+          if (!n.problem && !stale(n)) return n;
+          if (n.problem) healed.push(n);
           const { problem: _p, recovery: _r, ...rest } = n;
           return rest;
         }
@@ -117,8 +123,25 @@ async function recover(deps: WatchdogDeps, user: User, d: Deployment, n: NodeIns
     }
     return false;
   }
-  if (n.recovery?.gaveUp || (n.recovery && deps.clock.now() < n.recovery.nextAt)) return false;
-  if (!n.recovery) await say(deps, user, `down:${incident}`, `⚠️ ${what}\nI'm replacing it with a new node elsewhere and will tell you when it is up.`);
+  if (n.recovery?.gaveUp) return false;
+  if (n.recovery && n.recovery.failures >= deps.maxRecoveries) {
+    // replacements that came up and broke again count too: a node that keeps breaking is not chased forever
+    await deps.store.update(user.id, (u) => {
+      const node = u.deployments.find((x) => x.id === d.id)?.nodes.find((x) => x.gridName === n.gridName);
+      if (node?.recovery) node.recovery.gaveUp = true;
+    });
+    await say(
+      deps,
+      user,
+      `gaveup:${incident}`,
+      `❌ ${what}\nIt was replaced ${plural(n.recovery.failures, 'time')} lately and keeps failing, so I stopped replacing it: that would only keep spending your TFT. ` +
+        `Try again with /redeploy ${esc(d.name)}, or remove it with /delete ${esc(d.name)}.`,
+    );
+    return false;
+  }
+  if (n.recovery && deps.clock.now() < n.recovery.nextAt) return false;
+  // the same incident is said once: the outbox refuses an id it has already queued
+  await say(deps, user, `down:${incident}`, `⚠️ ${what}\nI'm replacing it with a new node elsewhere and will tell you when it is up.`);
   const r = await deps.deployments.requestRedeploy(user.id, d.id, n.index, 'system');
   if (!r.ok) deps.log.warn({ user: user.id, deployment: d.id, node: n.index, reason: r.reason }, 'could not start a replacement');
   return r.ok;

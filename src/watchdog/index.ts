@@ -135,7 +135,7 @@ export class Watchdog {
             if (!user) continue;
             report.users++;
             if (name !== 'reconcile' && !needsWatching(user)) {
-              await this.deps.store.watched.remove(id);
+              await this.deps.store.unwatchIfIdle(id);
               if (name === 'health' || user.reminders.sent.length === 0) continue;
             }
             await perUser(user, report);

@@ -24,8 +24,11 @@ export async function reconcileUser(deps: WatchdogDeps, user: User, out: Reconci
   for (const c of contracts) {
     const m = PROJECT.exec(c.projectName);
     if (!m || Number(m[1]) !== user.id) continue;
-    const d = user.deployments.find((x) => x.id === m[2]);
-    if (d && jobs.hasActive(user.id, d.id)) continue; // its job knows about it
+    // A job records what it creates before it ends: so first ask whether one is at work, then read
+    // the store afresh. A snapshot from before listing (or before the previous cancel, seconds on a
+    // real chain) would miss a node a job recorded meanwhile, and cancel it.
+    if (jobs.hasActive(user.id, m[2]!)) continue;
+    const d = (await store.get(user.id))?.deployments.find((x) => x.id === m[2]);
     if (d && (d.state === 'awaiting_payment' || d.state === 'provisioning')) continue; // handed to a job below
     const owned = d !== undefined && isLive(d.state) && d.nodes.some((n) => n.state === 'ok' && n.contractIds.includes(c.contractId));
     if (owned) continue;
@@ -33,7 +36,7 @@ export async function reconcileUser(deps: WatchdogDeps, user: User, out: Reconci
     out.orphans.push(c.contractId);
     log.warn({ user: user.id, deployment: m[2], contract: c.contractId, name: c.deploymentName }, 'cancelled a contract no deployment owns');
   }
-  for (const d of user.deployments) {
+  for (const d of (await store.get(user.id))?.deployments ?? []) {
     if (jobs.hasActive(user.id, d.id)) continue;
     if (d.state === 'deleting') await jobs.enqueue('teardown', user.id, d.id, async () => undefined);
     else if (d.state === 'awaiting_payment' || d.state === 'provisioning') await jobs.enqueue('provision', user.id, d.id, async () => undefined);

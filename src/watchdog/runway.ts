@@ -69,10 +69,13 @@ export function runwayOf(balance: Units, contracts: ContractInfo[], now: number)
   return { balance, burn, hours: burn > 0 ? Math.floor(balance / burn) : Infinity, grace, owed };
 }
 
+const NAMES_SHOWN = 5;
 const when = (t: number) => `${new Date(t).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 
 function reminderText(level: Level, r: Runway, billed: Deployment[], amount: Units, topUpHours: number, now: number): string {
-  const names = billed.map((d) => `<b>${esc(d.name)}</b>`).join(', ');
+  // a photo caption holds 1,024 characters: a user with 50 deployments gets the first few by name
+  const shown = billed.slice(0, NAMES_SHOWN).map((d) => `<b>${esc(d.name)}</b>`);
+  const names = billed.length > NAMES_SHOWN ? `${shown.join(', ')} and ${billed.length - NAMES_SHOWN} more` : shown.join(', ');
   const buys = `Add <b>${formatTft(amount)}</b> to keep them running about ${plural(Math.round(topUpHours / 24), 'day')} more`;
   if (level === 'grace') {
     const since = Math.min(...r.grace.map((c) => c.graceStartedAt ?? now));

@@ -61,6 +61,17 @@ async function liveContractsOnDisk(): Promise<number> {
   }
 }
 
+/** The grid's live contracts of the address are exactly the ones the store records: nothing orphaned, nothing lost. */
+async function expectGridToHoldExactly(address: string, contractIds: number[]): Promise<void> {
+  const grid = await SimGrid.open({ dataDir, seed: 42 });
+  try {
+    const onGrid = (await grid.contractsOf(address)).filter((c) => c.state !== 'deleted').map((c) => c.contractId);
+    expect(onGrid.sort()).toEqual([...contractIds].sort());
+  } finally {
+    await grid.close();
+  }
+}
+
 describe('a crash in the middle of provisioning', () => {
   it('resumes after SIGKILL and leaves no contract the store does not own', async () => {
     let child = startProcess();
@@ -89,13 +100,7 @@ describe('a crash in the middle of provisioning', () => {
     const d = user.deployments[0]!;
     expect(d.state).toBe('active');
     expect(d.nodes).toHaveLength(2);
-    const grid = await SimGrid.open({ dataDir, seed: 42 });
-    try {
-      const onGrid = (await grid.contractsOf(user.identity.address)).filter((c) => c.state !== 'deleted').map((c) => c.contractId);
-      expect(onGrid.sort()).toEqual(d.nodes.flatMap((n) => n.contractIds).sort());
-    } finally {
-      await grid.close();
-    }
+    await expectGridToHoldExactly(user.identity.address, d.nodes.flatMap((n) => n.contractIds));
   }, 90_000);
 });
 
@@ -127,13 +132,7 @@ describe('a crash in the middle of replacing a node', () => {
     expect(d.nodes[1]).toEqual(before.nodes[1]);
     expect(d.nodes[0]!.gridName).toBe('phoenix_1_1');
     expect(d.nodes[0]!.nodeId).not.toBe(before.nodes[0]!.nodeId);
-    const grid = await SimGrid.open({ dataDir, seed: 42 });
-    try {
-      const onGrid = (await grid.contractsOf(user.identity.address)).filter((c) => c.state !== 'deleted').map((c) => c.contractId);
-      expect(onGrid.sort()).toEqual(d.nodes.flatMap((n) => n.contractIds).sort());
-    } finally {
-      await grid.close();
-    }
+    await expectGridToHoldExactly(user.identity.address, d.nodes.flatMap((n) => n.contractIds));
   }, 90_000);
 });
 

@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { UNITS_PER_TFT } from '../../src/domain/money.js';
 import { deploy } from '../helpers/chat.js';
+import { eventually } from '../helpers/eventually.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
 let h: Harness;
@@ -121,6 +122,40 @@ describe('/extend', () => {
     expect(after.extension).toBeUndefined();
     const live = (await h.grid.contractsOf((await userFile(404)).identity.address)).filter((c) => c.state === 'created');
     expect(live.map((c) => c.contractId)).toEqual(before.nodes[0]!.contractIds);
+  }, 30_000);
+});
+
+describe('/extend against /delete', () => {
+  it('a deployment deleted while nodes are being added keeps no node and no contract', async () => {
+    h = await startHarness({ deployMs: 1500 }); // each added node takes 1.5 s to come up
+    const u = h.emu.user({ id: 407 });
+    await deploy(u, { name: 'grower' });
+    await h.app.worker.idle();
+    const address = (await userFile(407)).identity.address;
+    await h.grid.fund(address, 10_000 * UNITS_PER_TFT); // the wallet covers the growth: no payment step
+
+    await u.sendText('/extend grower');
+    await u.waitForText('What would you like to do?');
+    await u.press('➕ Add nodes');
+    await u.waitForText('How many nodes should I add');
+    await u.press('2');
+    await u.waitForText('Where should the new');
+    await u.press('🎲 Anywhere');
+    await u.waitForText('Add 2 nodes to grower?');
+    await u.press('✅ Confirm');
+    await u.waitForText('Adding 2 nodes');
+
+    await u.sendText('/delete grower');
+    await u.waitForText('Delete <b>grower</b>');
+    await u.press(/Yes, delete/);
+    await u.waitForText('grower</b> is deleted', { timeoutMs: 15_000 });
+    await eventually('the extension has ended', async () => !h.app.worker.hasActive(407, '1') && (await userFile(407)).deployments[0]!.extension === undefined, 15_000);
+
+    const d = (await userFile(407)).deployments[0]!;
+    expect(d.state).toBe('deleted');
+    expect(d.nodes.every((n) => n.state === 'deleted')).toBe(true);
+    expect((await h.grid.contractsOf(address)).filter((c) => c.state !== 'deleted')).toEqual([]);
+    expect(u.messages().some((m) => m.text?.includes('Added 2 nodes'))).toBe(false);
   }, 30_000);
 });
 

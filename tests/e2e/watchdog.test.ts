@@ -11,6 +11,8 @@ import type { EmulatedUser, EmuMessage } from '../../src/telegram/emulator/index
 import { deploy } from '../helpers/chat.js';
 import { eventually } from '../helpers/eventually.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
+import { reconcileUser } from '../../src/watchdog/reconcile.js';
+import type { WatchdogDeps } from '../../src/watchdog/deps.js';
 
 let h: Harness;
 afterEach(async () => {
@@ -18,6 +20,8 @@ afterEach(async () => {
 });
 
 const userFile = async (id: number) => (await h.app.store.get(id))!;
+/** The watchdog's own dependencies, to run one step of a pass on a chosen snapshot. */
+const watchdogDeps = () => (h.app.watchdog as unknown as { deps: WatchdogDeps }).deps;
 /** Deploys and waits until the provisioning job has finished too (the watchdog leaves deployments with a job alone). */
 async function deployed(u: EmulatedUser, name: string): Promise<void> {
   await deploy(u, { name });
@@ -109,6 +113,27 @@ describe('runway reminders', () => {
   });
 });
 
+describe('many deployments', () => {
+  it('a user with 40 deployments still gets their reminder: the photo caption stays within Telegram\'s limit', async () => {
+    const clock = new ManualClock();
+    h = await startHarness({ clock });
+    const u = h.emu.user({ id: 304 });
+    await deployed(u, 'first_one');
+    // 39 more running deployments with names at the 20-character limit (copies of the first: the grid bills one)
+    await h.app.store.update(304, (usr) => {
+      const d0 = usr.deployments[0]!;
+      for (let k = 2; k <= 40; k++) {
+        usr.deployments.push({ ...structuredClone(d0), id: String(100 + k), name: `deployment_number_${String(k).padStart(2, '0')}`, projectName: `jukebox/u304/d${100 + k}` });
+      }
+    });
+    clock.advance(25 * DAY_MS);
+    expect((await h.app.watchdog.runway()).reminders).toBe(1);
+    const got = await u.waitFor((m) => m.kind === 'photo' && /runs out in/.test(m.caption ?? ''));
+    expect(got.caption).toContain('and 35 more');
+    expect(got.caption!.length).toBeLessThanOrEqual(1024);
+  }, 30_000);
+});
+
 describe('a pass cut short', () => {
   it('neither repeats nor drops a reminder when the process restarts between queuing and recording it', async () => {
     const clock = new ManualClock();
@@ -188,6 +213,31 @@ describe('failed nodes', () => {
     expect((await userFile(322)).deployments[0]!.nodes[0]!.nodeId).not.toBe(old.nodeId);
   }, 30_000);
 
+  it('stops chasing a node whose replacements come up and keep breaking', async () => {
+    const clock = new ManualClock();
+    h = await startHarness({ clock, recovery: { maxTries: 2, backoffMs: 10 * 60_000 } });
+    const u = h.emu.user({ id: 324 });
+    await deployed(u, 'flaky');
+    const breakNode = async () => {
+      const n = (await userFile(324)).deployments[0]!.nodes[0]!;
+      await h.grid.setNodeStatus(n.nodeId, 'down');
+      return n;
+    };
+    for (let round = 1; round <= 2; round++) {
+      const broken = await breakNode();
+      clock.advance(60 * 60_000); // past any backoff
+      expect((await h.app.watchdog.health()).redeploys).toBe(1);
+      await eventually(`replacement ${round} is recorded`, async () => (await userFile(324)).deployments[0]!.nodes[0]!.nodeId !== broken.nodeId && !h.app.worker.hasActive(324, '1'), 15_000);
+    }
+    await breakNode();
+    clock.advance(60 * 60_000);
+    expect((await h.app.watchdog.health()).redeploys).toBe(0);
+    await u.waitForText('keeps failing, so I stopped replacing it');
+    clock.advance(60 * 60_000);
+    expect((await h.app.watchdog.health()).redeploys).toBe(0);
+    expect((await userFile(324)).deployments[0]!.nodes[0]!.recovery).toMatchObject({ failures: 2, gaveUp: true });
+  }, 60_000);
+
   it('stops replacing a node that keeps failing after the bound, and says so', async () => {
     const clock = new ManualClock();
     h = await startHarness({ clock, recovery: { maxTries: 2, backoffMs: 10 * 60_000 } });
@@ -226,6 +276,23 @@ describe('failed nodes', () => {
 });
 
 describe('reconcile', () => {
+  it('does not cancel a node that a replacement recorded after the pass loaded the user', async () => {
+    h = await startHarness();
+    const u = h.emu.user({ id: 332 });
+    await deployed(u, 'mover');
+    const snapshot = await userFile(332); // what a pass loaded before it listed and cancelled
+    expect((await h.app.services.deployments.requestRedeploy(332, '1', 1, 'user')).ok).toBe(true);
+    await u.waitForText('was replaced', { timeoutMs: 15_000 });
+    await h.app.worker.idle();
+    const after = (await userFile(332)).deployments[0]!;
+
+    const out = { users: 0, orphans: [] as number[], resumed: 0 };
+    await reconcileUser(watchdogDeps(), snapshot, out);
+    expect(out.orphans).toEqual([]);
+    const live = (await h.grid.contractsOf(snapshot.identity.address)).filter((c) => c.state === 'created');
+    expect(live.map((c) => c.contractId)).toEqual(after.nodes[0]!.contractIds);
+  }, 30_000);
+
   it('cancels contracts under a user project that no deployment owns, and keeps the owned ones', async () => {
     h = await startHarness();
     const u = h.emu.user({ id: 331 });

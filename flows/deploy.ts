@@ -6,7 +6,8 @@ import { esc, plural } from '../src/chat/format.js';
 import { PROFILES } from '../src/catalog/index.js';
 import type { Flow, FlowContext, Outcome, Step } from '../src/chat/types.js';
 import type { Placement } from '../src/domain/deployment.js';
-import { ceilToTft, formatTft, HOURS_PER_MONTH } from '../src/domain/money.js';
+import { formatTft, HOURS_PER_MONTH } from '../src/domain/money.js';
+import { monthCoverLine } from '../src/chat/views.js';
 import type { Services } from '../src/services/index.js';
 import { MAX_NODES, NAME_RULE, normalizeName } from '../src/services/deployments.js';
 import { paymentPrompt } from './payment.js';
@@ -191,9 +192,7 @@ export const deployFlow: Flow<DeployData> = {
             `Resources per node: ${esc(p.summary)}`,
             `Image: ${esc(p.imageNote)}`,
             `Cost: <b>${formatTft(quote.hourlyCost)}/h</b>, about <b>${formatTft(monthly)} a month</b>, billed hourly by the grid from your wallet.`,
-            `Your wallet: ${formatTft(balance)}${
-              balance >= monthly ? ' (enough for the first month)' : `; I'll ask you to add ${formatTft(ceilToTft(monthly - balance))} next.`
-            }`,
+            monthCoverLine(balance, monthly, 'the'),
             ...(p.notice ? ['', `ℹ️ ${esc(p.notice)}`] : []),
           ].join('\n'),
           choices: [

@@ -9,7 +9,8 @@
 import { duration, esc, plural } from '../src/chat/format.js';
 import type { EngineReply, Flow, FlowContext, Outcome } from '../src/chat/types.js';
 import type { Deployment, Placement } from '../src/domain/deployment.js';
-import { ceilToTft, formatTft, HOURS_PER_MONTH } from '../src/domain/money.js';
+import { formatTft, HOURS_PER_MONTH } from '../src/domain/money.js';
+import { monthCoverLine } from '../src/chat/views.js';
 import type { User } from '../src/domain/user.js';
 import type { Services } from '../src/services/index.js';
 import { MAX_NODES } from '../src/services/deployments.js';
@@ -190,7 +191,7 @@ export const extendFlow: Flow<ExtendData> = {
             `<b>Add ${plural(c.data.count!, 'node')} to ${esc(d.name)}?</b>`,
             `Where: ${c.data.placement!.kind === 'random' ? 'anywhere' : esc(c.data.placement!.country)} (${esc([...new Set(quote.nodes.map((n) => n.country))].join(', '))})`,
             `Added cost: <b>${formatTft(quote.hourlyCost)}/h</b>, about ${formatTft(monthly)} a month; ${esc(d.name)} then costs ${formatTft(d.hourlyCost + quote.hourlyCost)}/h in all.`,
-            `Your wallet: ${formatTft(balance)}${balance >= monthly ? ' (enough for their first month)' : `; I'll ask you to add ${formatTft(ceilToTft(monthly - balance))} next.`}`,
+            monthCoverLine(balance, monthly, 'their'),
           ].join('\n'),
           choices: [
             { label: '✅ Confirm', value: 'confirm' },

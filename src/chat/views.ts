@@ -1,7 +1,7 @@
 /** How deployments look in the chat; shared by the flows and by the jobs that report progress. */
 import { profileById } from '../catalog/index.js';
 import { STATE_LABEL, type Deployment } from '../domain/deployment.js';
-import { formatTft, HOURS_PER_MONTH } from '../domain/money.js';
+import { ceilToTft, formatTft, HOURS_PER_MONTH } from '../domain/money.js';
 import type { StatusView, WalletView } from '../services/deployments.js';
 import { chunk, duration, esc, plural } from './format.js';
 
@@ -33,6 +33,13 @@ export function nodeBlocks(nodes: StatusView['nodes']): string[] {
       .filter(Boolean)
       .join('\n');
   });
+}
+
+/** Before a confirmation that costs a month: whether the wallet covers it, or what the payment prompt will ask. */
+export function monthCoverLine(balance: number, monthly: number, whose: 'the' | 'their'): string {
+  return `Your wallet: ${formatTft(balance)}${
+    balance >= monthly ? ` (enough for ${whose} first month)` : `; I'll ask you to add ${formatTft(ceilToTft(monthly - balance))} next.`
+  }`;
 }
 
 /** The balance and how long it lasts; /status and /wallet both show it. */

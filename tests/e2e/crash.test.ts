@@ -61,6 +61,19 @@ async function liveContractsOnDisk(): Promise<number> {
   }
 }
 
+async function killAndRestart(child: ChildProcess): Promise<ChildProcess> {
+  const killed = exited(child);
+  child.kill('SIGKILL');
+  expect((await killed).signal).toBe('SIGKILL');
+  return startProcess();
+}
+
+async function stopCleanly(child: ChildProcess): Promise<void> {
+  const stopped = exited(child);
+  child.kill('SIGTERM');
+  expect((await stopped).code).toBe(0);
+}
+
 /** The grid's live contracts of the address are exactly the ones the store records: nothing orphaned, nothing lost. */
 async function expectGridToHoldExactly(address: string, contractIds: number[]): Promise<void> {
   const grid = await SimGrid.open({ dataDir, seed: 42 });
@@ -85,16 +98,10 @@ describe('a crash in the middle of provisioning', () => {
     // node 1 is up and node 2's contract exists on the grid, but its deploy has not returned yet
     await u.waitForText('node 2 of 2', { timeoutMs: 20_000 });
     await eventually("node 2's contract is on the grid", async () => (await liveContractsOnDisk()) === 2, 20_000);
-    const killed = exited(child);
-    child.kill('SIGKILL');
-    expect((await killed).signal).toBe('SIGKILL');
-
-    child = startProcess();
+    child = await killAndRestart(child);
     await u.waitForText('phoenix</b> is up', { timeoutMs: 30_000 });
 
-    const stopped = exited(child);
-    child.kill('SIGTERM');
-    expect((await stopped).code).toBe(0);
+    await stopCleanly(child);
 
     const user = (await new UserStore(dataDir).get(777))!;
     const d = user.deployments[0]!;
@@ -116,15 +123,9 @@ describe('a crash in the middle of replacing a node', () => {
 
     // the replacement's contract exists, its deploy has not returned: the old and the new coexist
     await eventually("the replacement's contract is on the grid", async () => (await liveContractsOnDisk()) === 3, 20_000);
-    const killed = exited(child);
-    child.kill('SIGKILL');
-    expect((await killed).signal).toBe('SIGKILL');
-
-    child = startProcess();
+    child = await killAndRestart(child);
     await u.waitForText('Node 1 of <b>phoenix</b> was replaced', { timeoutMs: 30_000 });
-    const stopped = exited(child);
-    child.kill('SIGTERM');
-    expect((await stopped).code).toBe(0);
+    await stopCleanly(child);
 
     const user = (await new UserStore(dataDir).get(777))!;
     const d = user.deployments[0]!;

@@ -175,6 +175,7 @@ describe('a withdrawal with deployments running', () => {
     expect(once.text).not.toContain('would stop');
     await u.press(/^💸 Withdraw/);
     await u.waitForText('💸 Sent');
+    await h.app.worker.idle(); // the job ends just after it says so; one withdrawal at a time
     expect(await h.grid.balance(dest)).toBe(burn * 24);
 
     // leaving three days: the confirmation says so, and a second question follows

@@ -5,7 +5,7 @@
 import { esc, plural } from '../src/chat/format.js';
 import { PROFILES } from '../src/catalog/index.js';
 import type { Flow, FlowContext, Outcome, Step } from '../src/chat/types.js';
-import type { Placement } from '../src/domain/deployment.js';
+import { placementLabel, type Placement } from '../src/domain/deployment.js';
 import { formatTft, HOURS_PER_MONTH } from '../src/domain/money.js';
 import { monthCoverLine } from '../src/chat/views.js';
 import type { Services } from '../src/services/index.js';
@@ -188,7 +188,7 @@ export const deployFlow: Flow<DeployData> = {
           text: [
             '<b>Please check your order</b>',
             `${plural(c.data.count!, p.title)} named <b>${esc(c.data.name!)}</b>`,
-            `Where: ${c.data.placement!.kind === 'random' ? 'anywhere' : esc(c.data.placement!.country)} (nodes in ${esc(countries)})`,
+            `Where: ${esc(placementLabel(c.data.placement!))} (nodes in ${esc(countries)})`,
             `Resources per node: ${esc(p.summary)}`,
             `Image: ${esc(p.imageNote)}`,
             `Cost: <b>${formatTft(quote.hourlyCost)}/h</b>, about <b>${formatTft(monthly)} a month</b>, billed hourly by the grid from your wallet.`,

@@ -8,7 +8,7 @@
  */
 import { duration, esc, plural } from '../src/chat/format.js';
 import type { EngineReply, Flow, FlowContext, Outcome } from '../src/chat/types.js';
-import type { Deployment, Placement } from '../src/domain/deployment.js';
+import { placementLabel, type Deployment, type Placement } from '../src/domain/deployment.js';
 import { formatTft, HOURS_PER_MONTH } from '../src/domain/money.js';
 import { monthCoverLine } from '../src/chat/views.js';
 import type { User } from '../src/domain/user.js';
@@ -149,7 +149,7 @@ export const extendFlow: Flow<ExtendData> = {
       async ask(c) {
         const d = chosen(c);
         const profile = d && profileOf(c, d);
-        const countries = profile ? await c.services.planner.countries(profile, c.data.count!) : [];
+        const countries = profile ? await c.services.planner.countries(profile, c.data.count!, d?.size) : [];
         const same = d?.placement.kind === 'country' ? d.placement.country : undefined;
         return {
           text: `Where should the new ${plural(c.data.count!, 'node')} run?`,
@@ -172,7 +172,7 @@ export const extendFlow: Flow<ExtendData> = {
         const profile = d && profileOf(c, d);
         if (!d || !profile) return { text: 'That deployment cannot be extended now.', choices: [] };
         const exclude = d.nodes.filter((n) => n.state === 'ok').map((n) => n.nodeId);
-        const quote = await c.services.planner.plan(profile, c.data.count!, c.data.placement!, exclude);
+        const quote = await c.services.planner.plan(profile, c.data.count!, c.data.placement!, exclude, d.size);
         if (!quote.ok) {
           delete c.data.hourlyCost;
           return {
@@ -189,7 +189,7 @@ export const extendFlow: Flow<ExtendData> = {
         return {
           text: [
             `<b>Add ${plural(c.data.count!, 'node')} to ${esc(d.name)}?</b>`,
-            `Where: ${c.data.placement!.kind === 'random' ? 'anywhere' : esc(c.data.placement!.country)} (${esc([...new Set(quote.nodes.map((n) => n.country))].join(', '))})`,
+            `Where: ${esc(placementLabel(c.data.placement!))} (${esc([...new Set(quote.nodes.map((n) => n.country))].join(', '))})`,
             `Added cost: <b>${formatTft(quote.hourlyCost)}/h</b>, about ${formatTft(monthly)} a month; ${esc(d.name)} then costs ${formatTft(d.hourlyCost + quote.hourlyCost)}/h in all.`,
             monthCoverLine(balance, monthly, 'their'),
           ].join('\n'),

@@ -9,10 +9,7 @@ export const presearch: NodeProfile = {
   flist: 'https://hub.grid.tf/tf-official-apps/presearch-v2.3.flist',
   imageNote: 'official ThreeFold image (tf-official-apps)',
   entrypoint: '/sbin/zinit init',
-  cpu: 1,
-  memoryMb: 512,
-  rootfsGb: 1,
-  disks: [{ name: 'docker', sizeGb: 10, mountpoint: '/var/lib/docker' }],
+  sizes: [{ id: 'default', label: '1 vCPU · 512 MB RAM · 10 GB SSD', cpu: 1, memoryMb: 512, rootfsGb: 1, disks: [{ name: 'docker', sizeGb: 10, mountpoint: '/var/lib/docker' }] }],
   publicIpv4: true,
   ports: 'outbound only',
   inputs: [

@@ -12,6 +12,22 @@ export interface ProfileInput {
   parse(text: string): ParseResult;
 }
 
+/**
+ * One size of a profile: the machine and its disks. A profile with several (Polygon's mainnet and
+ * Amoy, with very different disks) asks the user which; the first is the default.
+ */
+export interface ProfileSize {
+  id: string;
+  /** what the picker shows, e.g. "Mainnet · 8 vCPU · 32 GB · 4 TB" */
+  label: string;
+  cpu: number;
+  memoryMb: number;
+  rootfsGb: number;
+  disks: VmDisk[];
+  /** environment this size adds to the VM (e.g. the network it joins) */
+  env?: Record<string, string>;
+}
+
 export interface NodeProfile {
   id: string;
   chain: string;
@@ -24,10 +40,8 @@ export interface NodeProfile {
   /** where the image comes from, said to the user and in the README when it is not an official grid image */
   imageNote: string;
   entrypoint: string;
-  cpu: number;
-  memoryMb: number;
-  rootfsGb: number;
-  disks: VmDisk[];
+  /** at least one; the first is the default */
+  sizes: ProfileSize[];
   publicIpv4: boolean;
   ports: string;
   inputs: ProfileInput[];

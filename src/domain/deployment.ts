@@ -62,8 +62,24 @@ export class IllegalTransition extends Error {
 export const PlacementSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('random') }),
   z.object({ kind: z.literal('country'), country: z.string().min(1).max(64) }),
+  z.object({ kind: z.literal('city'), country: z.string().min(1).max(64), city: z.string().min(1).max(64) }),
+  z.object({ kind: z.literal('farm'), farmId: z.number().int(), farmName: z.string().max(64) }),
 ]);
 export type Placement = z.infer<typeof PlacementSchema>;
+
+/** A placement in words: "anywhere", "Belgium", "Ghent, Belgium", "farm Freefarm (1)". */
+export function placementLabel(p: Placement): string {
+  switch (p.kind) {
+    case 'random':
+      return 'anywhere';
+    case 'country':
+      return p.country;
+    case 'city':
+      return `${p.city}, ${p.country}`;
+    case 'farm':
+      return `farm ${p.farmName} (${p.farmId})`;
+  }
+}
 
 export const NodeProblemSchema = z.object({
   kind: z.enum(['node_down', 'workload_error', 'contract_gone']),
@@ -143,6 +159,8 @@ export const DeploymentSchema = z.object({
   id: z.string(),
   name: z.string(),
   profileId: z.string(),
+  /** the profile's size (see the catalog); absent means its default */
+  size: z.string().optional(),
   count: z.number().int().min(1),
   placement: PlacementSchema,
   /** the profile's inputs the user gave; secret ones are encrypted with the master key */

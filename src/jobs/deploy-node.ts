@@ -3,7 +3,7 @@
  * it: a resumed step first looks at what the grid holds under the node's name, a failure retries on
  * another node that fits the same placement, and a step that cannot succeed says why in plain words.
  */
-import type { NodeProfile } from '../catalog/index.js';
+import { sizeOf, type NodeProfile } from '../catalog/index.js';
 import type { Deployment, NodeInstance } from '../domain/deployment.js';
 import type { User } from '../domain/user.js';
 import { GridError, type Identity, type VmInfo } from '../grid/port.js';
@@ -127,6 +127,7 @@ export function nodeDeployer(deps: JobDeps) {
       await j.begin(step, { nodeId: node.nodeId });
       try {
         const inputs = deps.deployments.inputsOf(d);
+        const size = sizeOf(profile, d.size);
         const generated = deps.deployments.generatedSecrets(d);
         await grid.deployVms(identity, {
           projectName: d.projectName,
@@ -135,13 +136,13 @@ export function nodeDeployer(deps: JobDeps) {
             {
               name: gridName,
               nodeId: node.nodeId,
-              cpu: profile.cpu,
-              memoryMb: profile.memoryMb,
-              rootfsGb: profile.rootfsGb,
-              disks: profile.disks,
+              cpu: size.cpu,
+              memoryMb: size.memoryMb,
+              rootfsGb: size.rootfsGb,
+              disks: size.disks,
               flist: profile.flist,
               entrypoint: profile.entrypoint,
-              env: { ...profile.env(inputs, generated), ...(user.settings.sshKey ? { SSH_KEY: user.settings.sshKey } : {}) },
+              env: { ...size.env, ...profile.env(inputs, generated), ...(user.settings.sshKey ? { SSH_KEY: user.settings.sshKey } : {}) },
               publicIp: profile.publicIpv4,
               mycelium: true,
             },
@@ -154,7 +155,7 @@ export function nodeDeployer(deps: JobDeps) {
         log.warn({ err, user: user.id, deployment: d.id, node: node.nodeId }, 'node deployment failed');
         if (!(err instanceof GridError) || !RETRYABLE.has(err.code)) return { ok: false, reason: plainReason(err) };
         if (j.attempts(step) >= ATTEMPTS_PER_NODE) return { ok: false, reason: plainReason(err) };
-        const again = await planner.plan(profile, 1, d.placement, [...new Set(slot.avoid())]);
+        const again = await planner.plan(profile, 1, d.placement, [...new Set(slot.avoid())], d.size);
         if (!again.ok) return { ok: false, reason: `${plainReason(err)}, and ${again.reason}` };
         await j.done(slot.replaceStep, again.nodes[0]);
       }

@@ -155,7 +155,7 @@ export function provisionJob(deps: JobDeps): JobHandler {
 
     let plan = j.result<PlannedNode[]>('plan');
     if (!plan) {
-      const p = await planner.plan(profile, d.count, d.placement);
+      const p = await planner.plan(profile, d.count, d.placement, [], d.size);
       if (!p.ok) return end(j, user, d, { kind: 'rolled_back', reason: p.reason });
       plan = p.nodes;
       await j.done('plan', plan);

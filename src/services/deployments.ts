@@ -22,6 +22,8 @@ export const MAX_NODES = 50;
 
 export interface Draft {
   profileId: string;
+  /** the profile's size id; absent: its default */
+  size?: string;
   count: number;
   placement: Placement;
   name: string;
@@ -105,7 +107,7 @@ export class DeploymentService {
   quote(draft: Omit<Draft, 'name' | 'inputs'>): Promise<Plan> {
     const profile = profileById(draft.profileId);
     if (!profile) return Promise.resolve({ ok: false, reason: 'that node type does not exist' });
-    return this.planner.plan(profile, draft.count, draft.placement);
+    return this.planner.plan(profile, draft.count, draft.placement, [], draft.size);
   }
 
   /**
@@ -131,6 +133,7 @@ export class DeploymentService {
       id,
       name: draft.name,
       profileId: profile.id,
+      ...(draft.size ? { size: draft.size } : {}),
       count: draft.count,
       placement: draft.placement,
       inputs,

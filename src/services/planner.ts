@@ -5,7 +5,7 @@
  */
 import type { NodeProfile } from '../catalog/index.js';
 import { resourcesOf } from '../catalog/index.js';
-import type { Placement } from '../domain/deployment.js';
+import { placementLabel, type Placement } from '../domain/deployment.js';
 import type { Units } from '../domain/money.js';
 import type { Grid, GridNode } from '../grid/port.js';
 
@@ -26,20 +26,22 @@ const HEADROOM = 1.1;
 export class Planner {
   constructor(private readonly grid: Grid) {}
 
-  private candidates(profile: NodeProfile, placement: Placement, exclude: number[] = []): Promise<GridNode[]> {
-    const r = resourcesOf(profile);
+  private candidates(profile: NodeProfile, placement: Placement, exclude: number[] = [], size?: string): Promise<GridNode[]> {
+    const r = resourcesOf(profile, size);
     return this.grid.findNodes({
       free: { cru: r.cru, mruMb: Math.ceil(r.mruMb * HEADROOM), sruGb: Math.ceil(r.sruGb * HEADROOM), hruGb: r.hruGb },
       ...(profile.publicIpv4 ? { publicIp: true } : {}),
-      ...(placement.kind === 'country' ? { country: placement.country } : {}),
+      ...(placement.kind === 'country' || placement.kind === 'city' ? { country: placement.country } : {}),
+      ...(placement.kind === 'city' ? { city: placement.city } : {}),
+      ...(placement.kind === 'farm' ? { farmId: placement.farmId } : {}),
       excludeNodeIds: exclude,
     });
   }
 
   /** Countries that can take `count` nodes of this profile, with how many fitting nodes each has. */
-  async countries(profile: NodeProfile, count: number): Promise<{ country: string; nodes: number }[]> {
+  async countries(profile: NodeProfile, count: number, size?: string): Promise<{ country: string; nodes: number }[]> {
     const byCountry = new Map<string, number>();
-    for (const n of await this.candidates(profile, { kind: 'random' })) {
+    for (const n of await this.candidates(profile, { kind: 'random' }, [], size)) {
       byCountry.set(n.country, (byCountry.get(n.country) ?? 0) + 1);
     }
     return [...byCountry]
@@ -48,9 +50,9 @@ export class Planner {
       .sort((a, b) => a.country.localeCompare(b.country));
   }
 
-  async plan(profile: NodeProfile, count: number, placement: Placement, exclude: number[] = []): Promise<Plan> {
-    const nodes = await this.candidates(profile, placement, exclude);
-    const where = placement.kind === 'country' ? ` in ${placement.country}` : '';
+  async plan(profile: NodeProfile, count: number, placement: Placement, exclude: number[] = [], size?: string): Promise<Plan> {
+    const nodes = await this.candidates(profile, placement, exclude, size);
+    const where = placement.kind === 'random' ? '' : ` in ${placementLabel(placement)}`;
     if (nodes.length === 0) {
       return {
         ok: false,
@@ -89,7 +91,7 @@ export class Planner {
         } free for a ${profile.title}${profile.publicIpv4 ? ' with a public IPv4' : ''}, and you asked for ${count}`,
       };
     }
-    const r = resourcesOf(profile);
+    const r = resourcesOf(profile, size);
     const planned = await Promise.all(
       chosen.map(async (n) => ({
         nodeId: n.nodeId,

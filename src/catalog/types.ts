@@ -28,6 +28,17 @@ export interface ProfileSize {
   env?: Record<string, string>;
 }
 
+/**
+ * How a node's own health is checked beyond the grid's workload state, where it is reachable:
+ * the chain's sync status (Dash, DigiByte: JSON-RPC getblockchaininfo; Polygon: Bor eth_syncing and
+ * Heimdall /status) or a 0-db's PING/NSINFO.
+ */
+export type ProbeSpec =
+  | { kind: 'bitcoin-rpc'; port: number }
+  | { kind: 'polygon'; borPort: number; heimdallPort: number }
+  | { kind: 'zdb'; port: number }
+  | { kind: 'none' };
+
 export interface NodeProfile {
   id: string;
   chain: string;
@@ -53,4 +64,8 @@ export interface NodeProfile {
   generate?(): Record<string, string>;
   /** how the user reaches a node, shown with its address */
   howToReach(ip: string | undefined): string;
+  /** the chain's own health check; absent means none beyond the workload state */
+  probe?: ProbeSpec;
+  /** the image starts sshd with the SSH_KEY the user set in /settings */
+  ssh?: boolean;
 }

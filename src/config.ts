@@ -43,6 +43,7 @@ const EnvSchema = z.object({
   RECOVERY_MAX_TRIES: z.coerce.number().int().min(1).max(20).default(3),
   RECOVERY_BACKOFF_MINUTES: z.coerce.number().min(0.01).max(24 * 60).default(10),
   REMINDER_TOPUP_DAYS: z.coerce.number().int().min(1).max(365).default(30),
+  CATALOG_FILE: z.string().min(1).optional(),
 });
 
 export type Env = z.input<typeof EnvSchema>;
@@ -66,6 +67,8 @@ export interface Config {
   watchdog: { health: string; runway: string; reconcile: string };
   recovery: { maxTries: number; backoffMs: number };
   topUpHours: number;
+  /** the operator's changes to the node catalog (src/catalog/overrides.ts), a JSON file */
+  catalogFile?: string;
 }
 
 export class ConfigError extends Error {
@@ -107,5 +110,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     watchdog: { health: e.WATCHDOG_HEALTH_CRON, runway: e.WATCHDOG_RUNWAY_CRON, reconcile: e.WATCHDOG_RECONCILE_CRON },
     recovery: { maxTries: e.RECOVERY_MAX_TRIES, backoffMs: Math.round(e.RECOVERY_BACKOFF_MINUTES * 60_000) },
     topUpHours: e.REMINDER_TOPUP_DAYS * 24,
+    ...(e.CATALOG_FILE ? { catalogFile: e.CATALOG_FILE } : {}),
   };
 }

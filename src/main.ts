@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createApp, type App } from './app.js';
+import { applyCatalogFile } from './catalog/index.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { SimGrid } from './grid/sim/index.js';
 import { closeLogger, createLogger, scrub, type Logger } from './log.js';
@@ -53,6 +54,8 @@ async function main(): Promise<void> {
   let config: Config;
   try {
     config = loadConfig();
+    // the operator's changes to the node catalog, before any flow or job reads it
+    if (config.catalogFile) await applyCatalogFile(config.catalogFile);
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`Jukebox cannot start, the configuration is wrong:\n${e.message}\n`);
@@ -87,6 +90,7 @@ async function main(): Promise<void> {
     log,
     grid,
     faucet: grid,
+    prober: grid,
     masterKey: key,
     telegram,
     paymentTimeoutMs: config.paymentTimeoutMs,

@@ -67,7 +67,7 @@ describe('npm start with no settings', () => {
     await screen.waitFor(/TELEGRAM_BOT_TOKEN=<token from @BotFather> npm start/, 0);
     expect(screen.text).toMatch(/master key generated for local use/);
 
-    await type('/deploy', /\[1\] Dash full node\s+\[2\] Presearch node/);
+    await type('/deploy', /\[1\] Dash full node\s+\[2\] Dash masternode/);
     await type('1', /How many Dash full nodes\?/);
     await type('1', /Where should the 1 node run\?/);
     await type('1', /Give it a name/); // [1] is Anywhere

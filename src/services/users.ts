@@ -64,6 +64,15 @@ export class UserService {
     return { address: user.identity.address, mnemonic: this.box.open(user.identity.mnemonicSealed) };
   }
 
+  /** Sets (a key already checked with parseSshKey) or removes the SSH key new VMs get. */
+  async setSshKey(userId: number, key: string | undefined): Promise<User | undefined> {
+    return this.store.update(userId, (u) => {
+      if (key === undefined) delete u.settings.sshKey;
+      else u.settings.sshKey = key;
+      return u;
+    });
+  }
+
   async markUnreachable(userId: number): Promise<void> {
     await this.store.update(userId, (u) => {
       u.unreachableSince ??= this.clock.now();

@@ -238,6 +238,7 @@ async function benchJukebox() {
       log: silentLogger,
       grid,
       faucet: grid,
+      prober: grid,
       masterKey: Buffer.alloc(32, 7),
       telegram: { token: emu.token, apiRoot: emu.apiRoot },
       paymentTimeoutMs: 30 * 60_000,

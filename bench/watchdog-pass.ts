@@ -56,6 +56,7 @@ try {
     log: process.env.BENCH_LOG ? pino({ level: 'error' }, pino.destination(2)) : silentLogger,
     grid,
     faucet: grid,
+    prober: grid,
     masterKey: KEY,
     telegram: { token: emu.token, apiRoot: emu.apiRoot },
     clock,
@@ -142,6 +143,8 @@ try {
     `${r.users} users, ${r.errors} errors` +
     (r.checked !== undefined ? `, ${r.checked} nodes checked, ${r.broken ?? 0} broken, ${r.redeploys ?? 0} replacements` : '') +
     (r.reminders !== undefined ? `, ${r.reminders} reminders queued` : '');
+  // the first pass records every chain's sync state (a write per user); later ones write only what moved
+  await timed('health pass: first look (each syncing chain recorded)', () => wd.health(), note);
   const health = await timed('health pass: all healthy', () => wd.health(), note);
   const quiet = await timed('runway pass: a month left', () => wd.runway(), note);
   clock.advance(24 * DAY_MS);

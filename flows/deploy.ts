@@ -9,8 +9,10 @@ import { placementLabel, type Placement } from '../src/domain/deployment.js';
 import { formatTft, HOURS_PER_MONTH } from '../src/domain/money.js';
 import { monthCoverLine } from '../src/chat/views.js';
 import type { Services } from '../src/services/index.js';
+import type { PlannedNode, Places } from '../src/services/planner.js';
 import { MAX_NODES, NAME_RULE, normalizeName } from '../src/services/deployments.js';
 import { paymentPrompt } from './payment.js';
+import { isStorageProfile, SIZE_STEP as STORAGE_SIZE, storageOrderLines, storageSteps, storageWhereSpec } from './storage.js';
 
 interface DeployData {
   profileId?: string;
@@ -20,9 +22,51 @@ interface DeployData {
   /** the profile's inputs given so far, in order */
   inputs: Record<string, string>;
   hourlyCost?: number;
+  /** the profile's size id, when it has several */
+  size?: string;
+  /** the planner's suggestions at the summary: the first is what Confirm takes */
+  options?: { label: string; hourlyCost: number; nodes: PlannedNode[]; farms: number; countries: string[] }[];
+  /** places that could take the order when the chosen one cannot */
+  alternatives?: Placement[];
+  /** a storage profile: the size step's answer, then size and redundancy together (flows/storage.ts) */
+  storageGb?: number;
+  storage?: { usableGb: number; data: number; parity: number };
 }
 
 const profileOf = (s: Services, d: DeployData) => s.profiles.find((p) => p.id === d.profileId)!;
+
+const fold = (t: string) => t.normalize('NFD').replace(/[\u0300-\u036f]/g, '').trim().toLowerCase();
+
+/** What the where step offers: places with room for the whole order (a storage order counts its backends). */
+function placesFor(c: FlowContext<DeployData>): Promise<Places> {
+  const what = storageWhereSpec(c) ?? profileOf(c.services, c.data);
+  return c.services.planner.places(what, c.data.count!, c.data.size);
+}
+
+/** Why a typed place cannot take the order, in the planner's words, with what could instead. */
+async function whyNot(c: FlowContext<DeployData>, typed: string): Promise<string> {
+  const what = storageWhereSpec(c) ?? profileOf(c.services, c.data);
+  const e = await c.services.planner.explain(what, c.data.count!, { kind: 'country', country: typed }, [], c.data.size);
+  const instead = e.alternatives.map((a) => `${esc(a.label)} (${a.nodes})`).join(', ');
+  return `I can't place it there: ${esc(e.reason)}.${instead ? ` These could: ${instead}.` : ''}`;
+}
+
+const OPTION_ICON: Record<string, string> = { Cheapest: '💸', 'Certified only': '🏅' };
+
+/** The other suggestions, one line each, under the recommended one the summary shows. */
+function optionLines(options: NonNullable<DeployData['options']>): string[] {
+  if (options.length < 2) return [];
+  return [
+    '',
+    'Or choose:',
+    ...options.slice(1).map((o) => `• ${esc(o.label)}: ${formatTft(o.hourlyCost * HOURS_PER_MONTH)} a month, ${plural(o.farms, 'farm')} in ${esc(o.countries.join(', '))}`),
+  ];
+}
+
+/** After how many: the size when the profile has several, else where. */
+function afterCount(s: Services, d: DeployData): Outcome {
+  return profileOf(s, d).sizes.length > 1 ? { goto: 'size' } : { goto: 'where' };
+}
 
 /** The step after the name: the profile's first missing input, or the summary. */
 function afterName(s: Services, d: DeployData): Outcome {
@@ -59,6 +103,7 @@ export const deployFlow: Flow<DeployData> = {
     const p = wanted && c.services.profiles.find((x) => x.id === wanted || x.chain.toLowerCase() === wanted);
     if (p) {
       c.data.profileId = p.id;
+      if (isStorageProfile(p)) return { goto: STORAGE_SIZE };
       return { goto: 'count' };
     }
     return { goto: 'type' };
@@ -75,6 +120,7 @@ export const deployFlow: Flow<DeployData> = {
       }),
       onChoice(c, value) {
         c.data.profileId = value;
+        if (isStorageProfile(profileOf(c.services, c.data))) return { goto: STORAGE_SIZE };
         return { goto: 'count' };
       },
     },
@@ -87,7 +133,7 @@ export const deployFlow: Flow<DeployData> = {
       }),
       onChoice(c, value) {
         c.data.count = Number(value);
-        return { goto: 'where' };
+        return afterCount(c.services, c.data);
       },
       onText(c, text) {
         const t = text.trim();
@@ -95,47 +141,101 @@ export const deployFlow: Flow<DeployData> = {
         const n = Number(t);
         if (n < 1 || n > MAX_NODES) return { retry: `I can deploy from 1 to ${MAX_NODES} nodes at once; ${n} is out of range.` };
         c.data.count = n;
+        return afterCount(c.services, c.data);
+      },
+    },
+
+    // profiles that come in several sizes (Polygon: mainnet or Amoy) ask which
+    size: {
+      ask: (c) => ({
+        text: `Which <b>${esc(profileOf(c.services, c.data).title)}</b>?`,
+        choices: profileOf(c.services, c.data).sizes.map((s) => ({ label: s.label, value: s.id })),
+      }),
+      onChoice(c, value) {
+        if (!profileOf(c.services, c.data).sizes.some((s) => s.id === value)) return { retry: 'That size is no longer offered.' };
+        c.data.size = value;
         return { goto: 'where' };
       },
     },
 
     where: {
       async ask(c) {
-        const countries = await c.services.planner.countries(profileOf(c.services, c.data), c.data.count!);
+        const { countries, cities, farms } = await placesFor(c);
         return {
           text:
             `Where should the ${plural(c.data.count!, 'node')} run? Anywhere picks the best nodes on the grid; ` +
             (countries.length
-              ? `or choose one of the ${countries.length} countries with room for them (or type its name).`
+              ? `or choose one of the ${countries.length} countries with room for them, a city or a farm (or type its name).`
               : 'no single country has room for all of them right now.'),
           choices: [
             { label: '🎲 Anywhere', value: 'random' },
+            ...(cities.length ? [{ label: `🏙 A city (${cities.length})`, value: 'cities' }] : []),
+            ...(farms.length ? [{ label: `🚜 A farm (${farms.length})`, value: 'farms' }] : []),
             ...countries.map((x) => ({ label: `${x.country} (${x.nodes} nodes)`, value: `country:${x.country}` })),
           ],
           columns: 2,
         };
       },
       onChoice(c, value) {
+        if (value === 'cities') return { goto: 'where:city' };
+        if (value === 'farms') return { goto: 'where:farm' };
         c.data.placement = value === 'random' ? { kind: 'random' } : { kind: 'country', country: value.slice('country:'.length) };
         return { goto: 'name' };
       },
       async onText(c, text) {
-        const wanted = text.trim().toLowerCase();
+        const wanted = fold(text);
         if (['anywhere', 'random', 'any'].includes(wanted)) {
           c.data.placement = { kind: 'random' };
           return { goto: 'name' };
         }
-        const countries = await c.services.planner.countries(profileOf(c.services, c.data), c.data.count!);
-        const hit = countries.find((x) => x.country.toLowerCase() === wanted);
-        if (!hit) {
-          return {
-            retry:
-              wanted.length > 60
-                ? 'That is not a country name.'
-                : `No node in “${esc(text.trim())}” has room for ${plural(c.data.count!, 'node')} right now. Pick a country from the list, or Anywhere.`,
-          };
+        if (wanted.length > 60) return { retry: 'That is not a place name.' };
+        const { countries, cities, farms } = await placesFor(c);
+        const country = countries.find((x) => fold(x.country) === wanted);
+        const city = cities.find((x) => fold(x.city) === wanted || fold(`${x.city}, ${x.country}`) === wanted);
+        const farm = farms.find((x) => fold(x.farmName) === wanted || String(x.farmId) === wanted);
+        const placement: Placement | undefined = country
+          ? { kind: 'country', country: country.country }
+          : city
+            ? { kind: 'city', country: city.country, city: city.city }
+            : farm
+              ? { kind: 'farm', farmId: farm.farmId, farmName: farm.farmName }
+              : undefined;
+        if (placement) {
+          c.data.placement = placement;
+          return { goto: 'name' };
         }
-        c.data.placement = { kind: 'country', country: hit.country };
+        return { retry: await whyNot(c, text.trim()) };
+      },
+    },
+
+    'where:city': {
+      async ask(c) {
+        const { cities } = await placesFor(c);
+        return {
+          text: `Which city? These have room for ${plural(c.data.count!, 'node')}.`,
+          choices: cities.map((x) => ({ label: `${x.city}, ${x.country} (${x.nodes})`, value: `${x.country}|${x.city}` })),
+          columns: 2,
+        };
+      },
+      onChoice(c, value) {
+        const [country = '', city = ''] = value.split('|');
+        c.data.placement = { kind: 'city', country, city };
+        return { goto: 'name' };
+      },
+    },
+
+    'where:farm': {
+      async ask(c) {
+        const { farms } = await placesFor(c);
+        return {
+          text: `Which farm? These have room for ${plural(c.data.count!, 'node')}${c.data.count! > 1 ? ' (on distinct nodes)' : ''}.`,
+          choices: farms.map((x) => ({ label: `${x.farmName} (${x.farmId}) · ${x.nodes} nodes${x.certified ? ' · certified' : ''}`, value: String(x.farmId) })),
+        };
+      },
+      async onChoice(c, value) {
+        const farm = (await placesFor(c)).farms.find((x) => String(x.farmId) === value);
+        if (!farm) return { retry: 'That farm has no room any more.' };
+        c.data.placement = { kind: 'farm', farmId: farm.farmId, farmName: farm.farmName };
         return { goto: 'name' };
       },
     },
@@ -163,20 +263,44 @@ export const deployFlow: Flow<DeployData> = {
       },
     },
 
+    // a storage profile's size and redundancy, instead of how many; then where as for any profile
+    ...storageSteps<DeployData>('where'),
+
     // one step per input any profile asks for; the profile says how to ask and validate
     ...Object.fromEntries(PROFILES.flatMap((p) => p.inputs).map((i) => [`input:${i.key}`, inputStep(i.key)])),
 
     confirm: {
       async ask(c) {
         const p = profileOf(c.services, c.data);
-        const quote = await c.services.deployments.quote({ profileId: p.id, count: c.data.count!, placement: c.data.placement! });
+        const storage = isStorageProfile(p) ? c.data.storage : undefined;
+        delete c.data.options;
+        if (!storage) {
+          // VMs: the planner's suggestions; Confirm takes the recommended one, the others are a button away
+          const s = await c.services.planner.suggest(p, c.data.count!, c.data.placement!, [], c.data.size);
+          if (!s.ok) {
+            delete c.data.hourlyCost;
+            c.data.alternatives = s.alternatives.map((a) => a.placement);
+            return {
+              text: `⚠️ I can't place this order: ${esc(s.reason)}.${s.alternatives.length ? ' These places could take it:' : ' Choose fewer nodes or another place.'}`,
+              choices: [
+                ...s.alternatives.map((a, i) => ({ label: `📍 ${a.label} (${a.nodes})`, value: `alt:${i}` })),
+                { label: '📍 Choose another place', value: 'where' },
+                { label: '🔢 Change how many', value: 'count' },
+              ],
+            };
+          }
+          c.data.options = s.options.map((o) => ({ label: o.label, hourlyCost: o.hourlyCost, nodes: o.nodes, farms: o.farms, countries: o.countries }));
+        }
+        const quote = c.data.options?.[0]
+          ? { ok: true as const, ...c.data.options[0] }
+          : await c.services.deployments.quote({ profileId: p.id, count: c.data.count!, placement: c.data.placement!, ...(c.data.size ? { size: c.data.size } : {}), ...(storage ? { storage } : {}) });
         if (!quote.ok) {
           delete c.data.hourlyCost;
           return {
-            text: `⚠️ I can't place this order: ${esc(quote.reason)}. Choose fewer nodes or another place.`,
+            text: `⚠️ I can't place this order: ${esc(quote.reason)}. ${storage ? 'Choose a smaller size, another redundancy or another place.' : 'Choose fewer nodes or another place.'}`,
             choices: [
               { label: '📍 Choose another place', value: 'where' },
-              { label: '🔢 Change how many', value: 'count' },
+              storage ? { label: '💾 Change size or redundancy', value: STORAGE_SIZE } : { label: '🔢 Change how many', value: 'count' },
             ],
           };
         }
@@ -187,23 +311,38 @@ export const deployFlow: Flow<DeployData> = {
         return {
           text: [
             '<b>Please check your order</b>',
-            `${plural(c.data.count!, p.title)} named <b>${esc(c.data.name!)}</b>`,
-            `Where: ${esc(placementLabel(c.data.placement!))} (nodes in ${esc(countries)})`,
-            `Resources per node: ${esc(p.summary)}`,
-            `Image: ${esc(p.imageNote)}`,
+            ...(storage
+              ? storageOrderLines(c, c.data.name!, c.data.placement!, quote)
+              : [
+                  `${plural(c.data.count!, p.title)} named <b>${esc(c.data.name!)}</b>`,
+                  `Where: ${esc(placementLabel(c.data.placement!))} (nodes in ${esc(countries)})`,
+                  `Resources per node: ${esc(p.summary)}`,
+                  `Image: ${esc(p.imageNote)}`,
+                ]),
             `Cost: <b>${formatTft(quote.hourlyCost)}/h</b>, about <b>${formatTft(monthly)} a month</b>, billed hourly by the grid from your wallet.`,
             monthCoverLine(balance, monthly, 'the'),
+            ...optionLines(c.data.options ?? []),
             ...(p.notice ? ['', `ℹ️ ${esc(p.notice)}`] : []),
           ].join('\n'),
           choices: [
             { label: '✅ Confirm', value: 'confirm' },
+            ...(c.data.options ?? []).slice(1).map((o, i) => ({ label: `${OPTION_ICON[o.label] ?? '✅'} ${o.label} · ${formatTft(o.hourlyCost * HOURS_PER_MONTH)}/month`, value: `opt:${i + 1}` })),
             { label: '↩️ Start over', value: 'restart' },
           ],
-          columns: 2,
+          columns: 1,
         };
       },
       async onChoice(c, value) {
-        if (value === 'where' || value === 'count') return { goto: value };
+        if (value === 'where' || value === 'count' || value === STORAGE_SIZE) return { goto: value };
+        const alt = /^alt:(\d+)$/.exec(value);
+        if (alt) {
+          const placement = c.data.alternatives?.[Number(alt[1])];
+          if (!placement) return { retry: 'That place is no longer offered.' };
+          c.data.placement = placement;
+          return { goto: 'confirm' };
+        }
+        const chosen = c.data.options?.[value === 'confirm' ? 0 : Number(/^opt:(\d+)$/.exec(value)?.[1] ?? -1)];
+        if (chosen) c.data.hourlyCost = chosen.hourlyCost;
         if (value === 'restart') {
           c.data = { inputs: {} };
           return { goto: 'type' };
@@ -214,7 +353,16 @@ export const deployFlow: Flow<DeployData> = {
         }
         const { deployment, due } = await c.services.deployments.order(
           c.user.id,
-          { profileId: c.data.profileId!, count: c.data.count!, placement: c.data.placement!, name: c.data.name!, inputs: c.data.inputs },
+          {
+            profileId: c.data.profileId!,
+            count: c.data.count!,
+            placement: c.data.placement!,
+            ...(c.data.size ? { size: c.data.size } : {}),
+            ...(chosen ? { plan: chosen.nodes } : {}),
+            name: c.data.name!,
+            inputs: c.data.inputs,
+            ...(c.data.storage && isStorageProfile(profileOf(c.services, c.data)) ? { storage: c.data.storage } : {}),
+          },
           c.data.hourlyCost,
         );
         if (due > 0) return { done: [await paymentPrompt(c.services, deployment)] };

@@ -4,7 +4,9 @@
  *     cost → QR → the deposit is detected by a job → the new runway;
  *   add nodes → how many → where → the added cost → confirm → pay if the wallet lacks a month of it
  *     → a job deploys them;
- *   more storage (storage deployments only; the storage catalog fills it in).
+ *   more storage (storage deployments only, which get no "add nodes") → another group of k + m data
+ *     backends like the first, its size and cost → confirm → pay if the wallet lacks a month of it
+ *     → a job deploys them and sends the updated zstor config.
  */
 import { duration, esc, plural } from '../src/chat/format.js';
 import type { EngineReply, Flow, FlowContext, Outcome } from '../src/chat/types.js';
@@ -14,6 +16,7 @@ import { monthCoverLine } from '../src/chat/views.js';
 import type { User } from '../src/domain/user.js';
 import type { Services } from '../src/services/index.js';
 import { MAX_NODES } from '../src/services/deployments.js';
+import { formatGb, groupCount, layoutOf, MAX_STORAGE_GROUPS, planGroup, schemeLabel } from '../src/storage/plan.js';
 import { qrPrompt } from './payment.js';
 import { pickStep } from './pick.js';
 
@@ -94,16 +97,69 @@ export const extendFlow: Flow<ExtendData> = {
             'What would you like to do?',
           choices: [
             { label: '💰 Top up the wallet', value: 'topup' },
-            { label: '➕ Add nodes', value: 'grow' },
-            ...(storage ? [{ label: '💾 More storage', value: 'storage' }] : []),
+            // a storage deployment grows by groups of backends, never by loose nodes
+            ...(storage ? [{ label: '💾 More storage', value: 'storage' }] : [{ label: '➕ Add nodes', value: 'grow' }]),
           ],
         };
       },
       onChoice(c, value) {
         if (value === 'topup') return { goto: 'period' };
-        if (value === 'grow') return { goto: 'count' };
-        // the hook for storage deployments; the storage catalog brings the step that sizes it
-        return { done: [{ text: 'Adding storage is not available yet for this deployment.' }] };
+        const d = chosen(c);
+        const storage = d !== undefined && d.storage !== undefined && profileOf(c, d)?.kind === 'storage';
+        if (value === 'storage' && storage) return { goto: 'storage' };
+        if (value === 'grow' && !storage) return { goto: 'count' };
+        return { retry: 'Please choose one of the buttons.' };
+      },
+    },
+    storage: {
+      async ask(c) {
+        const d = chosen(c);
+        if (!d?.storage) return { text: 'That deployment cannot be extended now.', choices: [] };
+        const l = layoutOf(d);
+        const groups = groupCount(d.nodes);
+        const n = l.data + l.parity;
+        if (groups >= MAX_STORAGE_GROUPS) {
+          delete c.data.hourlyCost;
+          return { text: `<b>${esc(d.name)}</b> already has ${MAX_STORAGE_GROUPS} groups of backends, the most a storage deployment can have. /deploy makes another one.`, choices: [] };
+        }
+        const used = [...new Set(d.nodes.filter((x) => x.state === 'ok').map((x) => x.nodeId))];
+        const quote = await planGroup(c.services.planner, l, d.placement, used);
+        if (!quote.ok) {
+          delete c.data.hourlyCost;
+          return { text: `⚠️ I can't add storage to <b>${esc(d.name)}</b> now: ${esc(quote.reason)}.`, choices: [] };
+        }
+        c.data.hourlyCost = quote.hourlyCost;
+        const balance = await c.services.wallet.balance(c.user);
+        const monthly = quote.hourlyCost * HOURS_PER_MONTH;
+        const fresh = quote.nodes.filter((x) => !used.includes(x.nodeId)).length;
+        return {
+          text: [
+            `<b>Add ${formatGb(l.usableGb)} to ${esc(d.name)}?</b> It holds ${formatGb(l.usableGb * groups)} usable now; then ${formatGb(l.usableGb * (groups + 1))}.`,
+            `Another group like the first: ${plural(n, 'data backend')} of ${formatGb(l.backendGb)} (${schemeLabel(l)}) on ${n} different nodes` +
+              (fresh === n ? ' the deployment does not use yet' : `, ${fresh} of them new to it (the grid has no more room elsewhere)`) +
+              `, in ${esc([...new Set(quote.nodes.map((x) => x.country))].join(', '))}. The metadata 0-dbs stay as they are.`,
+            `Added cost: <b>${formatTft(quote.hourlyCost)}/h</b>, about ${formatTft(monthly)} a month; ${esc(d.name)} then costs ${formatTft(d.hourlyCost + quote.hourlyCost)}/h in all.`,
+            'When they are up I send the updated zstor configuration, for your machine to reload.',
+            monthCoverLine(balance, monthly, 'their'),
+          ].join('\n'),
+          choices: [
+            { label: '✅ Confirm', value: 'confirm' },
+            { label: 'Cancel', value: 'cancel' },
+          ],
+          columns: 2,
+        };
+      },
+      async onChoice(c, value) {
+        if (value !== 'confirm') return { done: [{ text: 'Nothing changed.' }] };
+        const d = chosen(c);
+        if (!d?.storage) return gone;
+        if (c.data.hourlyCost === undefined) return { retry: 'This storage cannot be added as asked.' };
+        const r = await c.services.deployments.requestExtension(c.user.id, d.id, { kind: 'storage', groups: 1, hourlyCost: c.data.hourlyCost });
+        if (!r.ok) return { done: [{ text: esc(r.reason) }] };
+        const size = formatGb(layoutOf(d).usableGb);
+        const p = r.deployment.extension?.payment;
+        if (p) return { done: [await qrPrompt(c.services, p, `To add ${size} to <b>${esc(d.name)}</b>`, EXTENSION_ACTIONS, d.id)] };
+        return { done: [{ text: `👍 Your wallet covers it. Adding ${size} to <b>${esc(d.name)}</b> now; I'll report here and send the updated zstor configuration.` }] };
       },
     },
     period: {

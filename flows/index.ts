@@ -6,10 +6,11 @@ import { listFlow } from './list.js';
 import { extendActions, extendFlow } from './extend.js';
 import { paymentActions } from './payment.js';
 import { redeployActions, redeployFlow } from './redeploy.js';
+import { settingsFlow } from './settings.js';
 import { startFlow } from './start.js';
 import { statusFlow } from './status.js';
 import { walletFlow } from './wallet.js';
 
-export const FLOWS: AnyFlow[] = [startFlow, deployFlow, listFlow, statusFlow, extendFlow, redeployFlow, deleteFlow, walletFlow];
+export const FLOWS: AnyFlow[] = [startFlow, deployFlow, listFlow, statusFlow, extendFlow, redeployFlow, deleteFlow, walletFlow, settingsFlow];
 export const ACTIONS: Record<string, Action> = { ...paymentActions, ...redeployActions, ...extendActions };
 export { BUILTIN_COMMANDS, helpMessage } from './help.js';

@@ -104,8 +104,9 @@ export const redeployFlow: Flow<RedeployData> = {
         return {
           text:
             `Replace node ${n.index} of <b>${esc(d.name)}</b> (grid node ${n.nodeId}, ${esc(n.city)}, ${esc(n.country)})?\n` +
-            `A new node is deployed elsewhere first; then the old one is cancelled. The node's data starts afresh` +
-            (n.publicIp ? ', and it gets a new public IP.' : '.'),
+            (n.zdb
+              ? "A new 0-db of the same size and password is deployed on another node first; then the old one is cancelled. It starts empty and zstor's repair rebuilds its data from the other shards; I'll send the updated zstor configuration."
+              : `A new node is deployed elsewhere first; then the old one is cancelled. The node's data starts afresh` + (n.publicIp ? ', and it gets a new public IP.' : '.')),
           choices: [
             { label: `🔁 Yes, replace node ${n.index}`, value: 'yes' },
             { label: 'Keep it', value: 'no' },

@@ -22,6 +22,7 @@ import { teardownJob } from './jobs/teardown.js';
 import { withdrawJob } from './jobs/withdraw.js';
 import { JobWorker, type JobHandler, type JobType } from './jobs/worker.js';
 import type { Logger } from './log.js';
+import type { Prober } from './probes/prober.js';
 import { DeploymentService } from './services/deployments.js';
 import type { Services } from './services/index.js';
 import { Planner } from './services/planner.js';
@@ -37,6 +38,8 @@ export interface AppOptions {
   grid: Grid & Chain;
   /** only the simulated grid has one */
   faucet?: Faucet;
+  /** asks nodes about their chain's sync (the simulated grid answers for its own) */
+  prober: Prober;
   masterKey: Buffer;
   telegram: { token: string; apiRoot?: string };
   clock?: Clock;
@@ -94,7 +97,7 @@ export async function createApp(o: AppOptions): Promise<App> {
   const handlers = {} as Record<JobType, JobHandler>;
   const worker = new JobWorker(jobStore, handlers, clock, o.log.child({ mod: 'jobs' }), o.jobConcurrency ?? 4);
   const wallet = new WalletService(store, o.grid, o.faucet, worker);
-  const deployments = new DeploymentService(store, users, planner, wallet, o.grid, worker, box, clock, o.paymentTimeoutMs);
+  const deployments = new DeploymentService(store, users, planner, wallet, o.grid, worker, box, clock, o.paymentTimeoutMs, o.prober);
   const deps: JobDeps = {
     store,
     users,
@@ -127,6 +130,7 @@ export async function createApp(o: AppOptions): Promise<App> {
       deployments,
       jobs: worker,
       notices: outbox,
+      prober: o.prober,
       clock,
       log: o.log.child({ mod: 'watchdog' }),
       topUpHours: o.topUpHours ?? 30 * 24,

@@ -39,6 +39,24 @@ export type ProbeSpec =
   | { kind: 'zdb'; port: number }
   | { kind: 'none' };
 
+/**
+ * What a storage profile offers (0-db backends for zstor / the quantum-safe filesystem): the sizes
+ * the picker shows, the sizes it accepts, the erasure-coding schemes (the first is the default).
+ */
+export interface StorageSpec {
+  /** usable GB offered as buttons */
+  presetsGb: number[];
+  /** usable GB a typed answer may ask for */
+  minGb: number;
+  maxGb: number;
+  /** k data + m parity shards; the first is the default */
+  schemes: { data: number; parity: number }[];
+  /** each of zstor's 4 metadata 0-dbs, GB */
+  metaGb: number;
+  /** extra room per data backend over its share, for 0-db's index and headers (0.1 = 10%) */
+  headroom: number;
+}
+
 export interface NodeProfile {
   id: string;
   chain: string;
@@ -68,4 +86,6 @@ export interface NodeProfile {
   probe?: ProbeSpec;
   /** the image starts sshd with the SSH_KEY the user set in /settings */
   ssh?: boolean;
+  /** kind 'storage': what sizes and redundancies it offers */
+  storage?: StorageSpec;
 }

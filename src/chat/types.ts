@@ -14,6 +14,8 @@ export interface OutMessage {
   buttons?: Button[][];
   /** a PNG; `text` becomes its caption (at most 1024 characters) */
   photo?: Buffer;
+  /** a file, sent as a document; `text` becomes its caption (at most 1024 characters) */
+  document?: { filename: string; bytes: Buffer };
 }
 
 export interface Choice {

@@ -82,7 +82,7 @@ export function placementLabel(p: Placement): string {
 }
 
 export const NodeProblemSchema = z.object({
-  kind: z.enum(['node_down', 'workload_error', 'contract_gone']),
+  kind: z.enum(['node_down', 'workload_error', 'contract_gone', 'sync_stalled']),
   /** in words for the user */
   detail: z.string(),
   since: z.number(),
@@ -97,6 +97,20 @@ export const RecoverySchema = z.object({
   gaveUp: z.boolean(),
 });
 export type Recovery = z.infer<typeof RecoverySchema>;
+
+/** A storage backend: one 0-db on the node, data (seq mode) or zstor metadata (user mode). */
+export const ZdbBackendSchema = z.object({
+  role: z.enum(['data', 'meta']),
+  /** the namespace the grid made for it */
+  namespace: z.string(),
+  port: z.number().int(),
+  /** as the grid reports them: public IPv6 and mycelium */
+  ips: z.array(z.string()),
+  sizeGb: z.number(),
+  /** a data backend's group (zstor's `[[groups]]`): 1 for the order's, 2 and on for the ones /extend added; absent: 1 */
+  group: z.number().int().min(1).optional(),
+});
+export type ZdbBackend = z.infer<typeof ZdbBackendSchema>;
 
 export const NodeInstanceSchema = z.object({
   index: z.number().int().min(1),
@@ -117,6 +131,10 @@ export const NodeInstanceSchema = z.object({
   problem: NodeProblemSchema.optional(),
   /** replacing it after a failure: tries so far, when the next may start, whether the bot gave up */
   recovery: RecoverySchema.optional(),
+  /** a storage backend (a 0-db, not a VM); its password is among the deployment's sealed secrets */
+  zdb: ZdbBackendSchema.optional(),
+  /** the chain's own view, as the watchdog last saw it change: `since` is when the height last moved */
+  sync: z.object({ state: z.enum(['synced', 'syncing']), progress: z.number(), height: z.number(), since: z.number() }).optional(),
 });
 export type NodeInstance = z.infer<typeof NodeInstanceSchema>;
 
@@ -149,11 +167,31 @@ export const ExtensionSchema = z.discriminatedUnion('kind', [
     hourlyCost: z.number().int(),
     payment: PaymentSchema.optional(),
   }),
+  /** a storage deployment's added capacity: `groups` more groups of k + m data backends, paid like nodes */
+  z.object({
+    kind: z.literal('storage'),
+    groups: z.number().int().min(1),
+    hourlyCost: z.number().int(),
+    payment: PaymentSchema.optional(),
+  }),
 ]);
 export type Extension = z.infer<typeof ExtensionSchema>;
 
 /** What the deposits paying an extension are claimed for, so one deposit never pays twice. */
 export const extensionClaim = (deploymentId: string, p: Payment): string => `extend:${deploymentId}:${p.requestedAt}`;
+
+/** What a storage order asked for and how it is laid out (src/storage/plan.ts). */
+export const StorageOrderSchema = z.object({
+  usableGb: z.number().int().min(1),
+  /** k data shards and m parity shards: k + m data backends, any m of which can be lost */
+  data: z.number().int().min(1),
+  parity: z.number().int().min(1),
+  /** each data backend, GB */
+  backendGb: z.number().positive(),
+  /** each of the 4 metadata backends, GB */
+  metaGb: z.number().positive(),
+});
+export type StorageOrder = z.infer<typeof StorageOrderSchema>;
 
 export const DeploymentSchema = z.object({
   id: z.string(),
@@ -161,6 +199,10 @@ export const DeploymentSchema = z.object({
   profileId: z.string(),
   /** the profile's size (see the catalog); absent means its default */
   size: z.string().optional(),
+  /** the nodes the user accepted at the summary, where provisioning starts */
+  plan: z
+    .array(z.object({ nodeId: z.number().int(), farmId: z.number().int(), country: z.string(), city: z.string(), certified: z.boolean(), hourlyCost: z.number().int() }))
+    .optional(),
   count: z.number().int().min(1),
   placement: PlacementSchema,
   /** the profile's inputs the user gave; secret ones are encrypted with the master key */
@@ -175,6 +217,8 @@ export const DeploymentSchema = z.object({
   nodes: z.array(NodeInstanceSchema),
   /** replace a failed node by itself (true) or offer the user a Redeploy button (false) */
   autoRedeploy: z.boolean().default(true),
+  /** a storage deployment's size and redundancy; its nodes are the 0-db backends */
+  storage: StorageOrderSchema.optional(),
   /** what /extend is doing, until it is paid and done (or expires): one at a time */
   extension: ExtensionSchema.optional(),
   createdAt: z.number(),

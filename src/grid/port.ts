@@ -105,6 +105,8 @@ export interface VmInfo {
   publicIp6?: string;
   mycelium?: string;
   privateIp?: string;
+  /** the machine's environment, as grid_client's getObj returns it */
+  env?: Record<string, string>;
 }
 
 export interface ZdbInfo {

@@ -1,8 +1,10 @@
 /**
  * /extend's job: waits for the payment when one was asked, then either reports the top-up with the
  * new runway, or deploys the added nodes (journaled like an order's) and adds them to the
- * deployment. Added nodes that fail are removed again by name: the deployment's other nodes are
- * never touched. How it ends is one journaled step, so the user is always told.
+ * deployment; for a storage deployment, one more group of data backends (jobs/storage.ts), after
+ * which the user gets the updated zstor config. Added nodes that fail are removed again by name:
+ * the deployment's other nodes are never touched. How it ends is one journaled step, so the user
+ * is always told.
  */
 import { profileById } from '../catalog/index.js';
 import { chunk, duration, esc, plural } from '../chat/format.js';
@@ -15,6 +17,7 @@ import type { JobDeps } from './deps.js';
 import { nodeDeployer, nodesTried, updateDeployment } from './deploy-node.js';
 import type { Journal } from './journal.js';
 import { notify } from './notify.js';
+import { storageProvisioner } from './storage.js';
 import type { JobHandler, JobResult } from './worker.js';
 
 type Ending =
@@ -31,6 +34,7 @@ interface GrowPlan {
 export function extendJob(deps: JobDeps): JobHandler {
   const { store, users, wallet, planner, grid, outbox, clock, log } = deps;
   const deployNode = nodeDeployer(deps);
+  const storage = storageProvisioner(deps);
   const say = (user: User, text: string) => notify(outbox, log, user, { text });
   const withoutExtension = (x: Deployment): Deployment => {
     const { extension: _done, ...rest } = x;
@@ -53,6 +57,11 @@ export function extendJob(deps: JobDeps): JobHandler {
         for (const n of ending.nodes) await grid.deleteDeployment(users.identityOf(user), d.projectName, n.gridName);
       } else {
         log.info({ user: user.id, deployment: d.id, added: ending.nodes.map((n) => n.nodeId) }, 'nodes added');
+        if (ending.nodes.some((n) => n.zdb)) {
+          await storage.grown(user, after!, ending.nodes);
+          await j.done('end');
+          return { done: true };
+        }
         const head = `➕ Added ${plural(ending.nodes.length, 'node')} to <b>${esc(d.name)}</b>: it now has ${plural(after!.count, 'node')}, ${formatTft(after!.hourlyCost)}/h in all.`;
         for (const text of chunk([head, ...nodeBlocks(ending.nodes)])) await say(user, text);
       }
@@ -71,7 +80,8 @@ export function extendJob(deps: JobDeps): JobHandler {
         );
       } else if (ending.kind === 'rolled_back') {
         log.warn({ user: user.id, deployment: d.id, reason: ending.reason }, 'adding nodes rolled back');
-        await say(user, `❌ I could not add nodes to <b>${esc(d.name)}</b>: ${esc(ending.reason)}. Anything new was removed; its existing nodes are untouched. Your balance is ${formatTft(balance)}.`);
+        const what = d.storage ? 'storage' : 'nodes';
+        await say(user, `❌ I could not add ${what} to <b>${esc(d.name)}</b>: ${esc(ending.reason)}. Anything new was removed; its existing ${d.storage ? 'backends' : 'nodes'} are untouched. Your balance is ${formatTft(balance)}.`);
       } else {
         await say(user, `⌛ The extension of <b>${esc(d.name)}</b> is cancelled: ${esc(ending.reason)}. TFT that arrive later stay in your wallet.`);
       }
@@ -99,14 +109,18 @@ export function extendJob(deps: JobDeps): JobHandler {
       await j.done('paid');
       // paid: from here on it goes through, and can no longer be cancelled
       await updateDeployment(store, userId, d.id, (y) => {
-        if (y.extension?.kind !== 'grow') return y;
-        const { payment: _paid, ...grow } = y.extension;
-        return { ...y, extension: grow };
+        if (y.extension?.kind !== 'grow' && y.extension?.kind !== 'storage') return y;
+        const { payment: _paid, ...rest } = y.extension;
+        return { ...y, extension: rest };
       });
     }
     if (x.kind === 'topup') return end(j, user, d, { kind: 'topped_up' });
     if (!isWatched(d.state) && d.state !== 'redeploying') {
       return end(j, user, d, { kind: 'rolled_back', reason: `it is ${d.state.replace('_', ' ')} now`, gridNames: [] });
+    }
+    if (x.kind === 'storage') {
+      const r = await storage.grow(j, user, d);
+      return end(j, user, d, r.ok ? { kind: 'grown', nodes: r.nodes } : { kind: 'rolled_back', reason: r.reason, gridNames: r.gridNames });
     }
     const profile = profileById(d.profileId);
     if (!profile) throw new Error(`deployment ${d.id} has unknown profile ${d.profileId}`);

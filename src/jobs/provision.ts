@@ -17,6 +17,7 @@ import type { JobDeps } from './deps.js';
 import { nodeDeployer, nodesTried, updateDeployment } from './deploy-node.js';
 import type { Journal } from './journal.js';
 import { notify } from './notify.js';
+import { storageProvisioner } from './storage.js';
 import type { JobHandler, JobResult } from './worker.js';
 
 type Ending = { kind: 'up' } | { kind: 'rolled_back'; reason: string } | { kind: 'expired'; reason: string };
@@ -32,6 +33,7 @@ export function provisionJob(deps: JobDeps): JobHandler {
   const setDeployment = (userId: number, id: string, change: (d: Deployment) => Deployment) => updateDeployment(store, userId, id, change);
   const say = (user: User, msg: OutMessage) => notify(outbox, log, user, msg);
   const deployNode = nodeDeployer(deps);
+  const storage = storageProvisioner(deps);
 
   /**
    * One message per order shows the progress, edited as nodes come up (Telegram allows a chat about
@@ -83,6 +85,8 @@ export function provisionJob(deps: JobDeps): JobHandler {
           `Everything that was created has been removed${cancelled.length ? ` (${plural(cancelled.length, 'contract')} cancelled)` : ''}, ` +
           `and nothing was charged. Your balance is ${formatTft(balance)}.\nYou can try again with /deploy.`,
       });
+    } else if (d.storage) {
+      await storage.finish(j, user, d);
     } else {
       const nodes = Array.from({ length: d.count }, (_, k) => j.result<NodeInstance>(`node:${k + 1}`)!);
       const hourlyCost = nodes.reduce((sum, n) => sum + n.hourlyCost, 0);
@@ -153,9 +157,16 @@ export function provisionJob(deps: JobDeps): JobHandler {
       await j.done('twin', { twinId });
     }
 
+    if (profile.kind === 'storage') {
+      // 0-db backends instead of VMs (jobs/storage.ts); ends the same way: up, or rolled back by the sweep
+      const r = await storage.deploy(j, user, d, identity, (line) => progress(j, user, line));
+      return end(j, user, d, r.ok ? { kind: 'up' } : { kind: 'rolled_back', reason: r.reason });
+    }
+
     let plan = j.result<PlannedNode[]>('plan');
     if (!plan) {
-      const p = await planner.plan(profile, d.count, d.placement, [], d.size);
+      // the nodes the user accepted, if they chose; a node gone meanwhile is replaced like a failed one
+      const p = d.plan?.length === d.count ? { ok: true as const, nodes: d.plan } : await planner.plan(profile, d.count, d.placement, [], d.size);
       if (!p.ok) return end(j, user, d, { kind: 'rolled_back', reason: p.reason });
       plan = p.nodes;
       await j.done('plan', plan);

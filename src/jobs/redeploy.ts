@@ -3,6 +3,8 @@
  * is deployed first on another grid node that fits the same placement, then it takes the old one's
  * place in the store, then the old contracts are cancelled. A failure leaves the old node where it
  * was and counts towards the bound after which the bot stops trying (and stops spending).
+ * A storage backend (a node with `zdb`) is replaced by a 0-db of the same role, size and password
+ * (jobs/storage.ts), and the user then gets the updated zstor config.
  */
 import { profileById } from '../catalog/index.js';
 import { esc, plural } from '../chat/format.js';
@@ -14,6 +16,7 @@ import type { JobDeps } from './deps.js';
 import { nodeDeployer, nodesTried, updateDeployment } from './deploy-node.js';
 import type { Journal } from './journal.js';
 import { notify } from './notify.js';
+import { replacementGridName, storageProvisioner } from './storage.js';
 import type { JobHandler, JobResult } from './worker.js';
 
 export interface RedeployParams {
@@ -28,11 +31,16 @@ type Ending = { kind: 'replaced'; node: NodeInstance } | { kind: 'failed'; reaso
 export const gridNameOf = (d: Pick<Deployment, 'name'>, index: number, generation: number): string =>
   generation === 0 ? `${d.name}_${index}` : `${d.name}_${index}_${generation}`;
 
+/** The grid name the replacement of `old` is deployed under: a VM's or a storage backend's. */
+const nextGridName = (d: Pick<Deployment, 'name'>, old: NodeInstance): string =>
+  old.zdb ? replacementGridName(d, old) : gridNameOf(d, old.index, old.generation + 1);
+
 const minutes = (ms: number) => plural(Math.max(1, Math.round(ms / 60_000)), 'minute');
 
 export function redeployJob(deps: JobDeps): JobHandler {
   const { store, users, planner, grid, outbox, clock, log } = deps;
   const deployNode = nodeDeployer(deps);
+  const storage = storageProvisioner(deps);
   const say = (user: User, text: string) => notify(outbox, log, user, { text });
   /** the wait before the next try, doubling with each one */
   const backoffAfter = (tries: number) => deps.recovery.backoffMs * 2 ** Math.max(0, tries - 1);
@@ -59,7 +67,10 @@ export function redeployJob(deps: JobDeps): JobHandler {
       const swapped = after?.nodes.some((n) => n.gridName === fresh.gridName) ?? false;
       // swapped: the old node goes; not swapped (deleted meanwhile): the new one must not outlive it
       await grid.deleteDeployment(identity, d.projectName, swapped ? old.gridName : fresh.gridName);
-      if (swapped) {
+      if (swapped && fresh.zdb) {
+        log.info({ user: user.id, deployment: d.id, backend: fresh.index, from: old.nodeId, to: fresh.nodeId }, 'storage backend replaced');
+        await storage.replaced(user, after!, old, fresh);
+      } else if (swapped) {
         log.info({ user: user.id, deployment: d.id, from: old.nodeId, to: fresh.nodeId }, 'node replaced');
         await say(
           user,
@@ -72,7 +83,7 @@ export function redeployJob(deps: JobDeps): JobHandler {
         );
       }
     } else {
-      await grid.deleteDeployment(identity, d.projectName, gridNameOf(d, old.index, old.generation + 1));
+      await grid.deleteDeployment(identity, d.projectName, nextGridName(d, old));
       const wasBroken = old.problem !== undefined;
       const failures = (old.recovery?.failures ?? 0) + (wasBroken ? 1 : 0);
       const gaveUp = wasBroken && failures >= deps.recovery.maxTries;
@@ -120,6 +131,10 @@ export function redeployJob(deps: JobDeps): JobHandler {
   };
 
   async function run(j: Journal, user: User, d: Deployment, old: NodeInstance): Promise<JobResult> {
+    if (old.zdb) {
+      const r = await storage.replace(j, user, d, old);
+      return end(j, user, d, old, r.ok ? { kind: 'replaced', node: r.node } : { kind: 'failed', reason: r.reason });
+    }
     const profile = profileById(d.profileId);
     if (!profile) throw new Error(`deployment ${d.id} has unknown profile ${d.profileId}`);
     const inUse = () => d.nodes.filter((n) => n.state === 'ok').map((n) => n.nodeId);

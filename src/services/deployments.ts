@@ -10,10 +10,13 @@ import { isBilled, isDeletable, isLive, isWatched, STATE_LABEL, transition, type
 import { ceilToTft, HOUR_MS, HOURS_PER_MONTH, mul, type Units } from '../domain/money.js';
 import type { User } from '../domain/user.js';
 import type { Grid, VmInfo } from '../grid/port.js';
+import type { ZdbBackend } from '../domain/deployment.js';
+import { backendCount, groupCount, MAX_STORAGE_GROUPS, newPassword, planStorage, SECRET, storageLayout, storageSecrets, type StorageLayout } from '../storage/plan.js';
 import { RESHAPING_JOBS } from '../jobs/job-store.js';
 import type { JobQueue } from '../jobs/worker.js';
+import { syncLabel, type Prober } from '../probes/prober.js';
 import type { UserStore } from '../store/user-store.js';
-import type { Plan, Planner } from './planner.js';
+import type { Plan, PlannedNode, Planner } from './planner.js';
 import type { UserService } from './users.js';
 import type { WalletService } from './wallet.js';
 
@@ -22,12 +25,16 @@ export const MAX_NODES = 50;
 
 export interface Draft {
   profileId: string;
+  /** the nodes the user accepted at the summary; provisioning starts there (and moves on if one is gone) */
+  plan?: PlannedNode[];
   /** the profile's size id; absent: its default */
   size?: string;
   count: number;
   placement: Placement;
   name: string;
   inputs: Record<string, string>;
+  /** a storage profile's order: usable GB and k data + m parity (its `count` is then the backends' number) */
+  storage?: { usableGb: number; data: number; parity: number };
 }
 
 export interface OrderResult {
@@ -48,6 +55,10 @@ export interface NodeStatus {
   hourlyCost: Units;
   state: string;
   message?: string;
+  /** the chain's own view: "syncing 63%", "synced", "sync stalled at 63%" */
+  chainSync?: string;
+  /** a storage backend: its role, namespace, addresses and size */
+  zdb?: ZdbBackend;
 }
 
 /** The user's wallet as it stands: what it holds, what the grid takes from it, how long that lasts. */
@@ -64,6 +75,8 @@ export interface StatusView extends WalletView {
   deployment: Deployment;
   profile: NodeProfile | undefined;
   nodes: NodeStatus[];
+  /** the user has an SSH key in /settings (new VMs get it) */
+  sshKey: boolean;
 }
 
 /** A request the rules refuse, with the reason in words for the user. */
@@ -87,6 +100,7 @@ export class DeploymentService {
     private readonly box: SecretBox,
     private readonly clock: Clock,
     private readonly paymentTimeoutMs: number,
+    private readonly prober: Prober,
   ) {}
 
   /** The user's deployments that still matter (not deleted), newest first. */
@@ -107,7 +121,21 @@ export class DeploymentService {
   quote(draft: Omit<Draft, 'name' | 'inputs'>): Promise<Plan> {
     const profile = profileById(draft.profileId);
     if (!profile) return Promise.resolve({ ok: false, reason: 'that node type does not exist' });
+    if (profile.kind === 'storage') return this.quoteStorage(profile, draft);
     return this.planner.plan(profile, draft.count, draft.placement, [], draft.size);
+  }
+
+  /** A storage order's layout (backend sizes), from what the user chose; throws on a choice the profile does not offer. */
+  storageLayout(profile: NodeProfile, storage: NonNullable<Draft['storage']>): StorageLayout {
+    if (!profile.storage) throw new Error(`${profile.id} is not a storage profile`);
+    return storageLayout(profile.storage, storage.usableGb, storage);
+  }
+
+  /** Where a storage order's backends would go and what they cost: the data backends first, then the metadata ones. */
+  private async quoteStorage(profile: NodeProfile, draft: Omit<Draft, 'name' | 'inputs'>): Promise<Plan> {
+    if (!draft.storage) return { ok: false, reason: 'the storage size and redundancy are missing' };
+    const p = await planStorage(this.planner, this.storageLayout(profile, draft.storage), draft.placement);
+    return p.ok ? { ok: true, nodes: [...p.data, ...p.meta], hourlyCost: p.hourlyCost } : p;
   }
 
   /**
@@ -125,7 +153,10 @@ export class DeploymentService {
     const now = this.clock.now();
     // secret inputs arrive sealed (sealInput); the bot's own secrets are sealed here
     const inputs = Object.fromEntries(profile.inputs.map((i) => [i.key, draft.inputs[i.key] ?? '']));
-    const generated = profile.generate?.();
+    // a storage order: its layout, and the 0-db passwords and encryption keys made here, shown once
+    const layout = profile.kind === 'storage' && draft.storage ? this.storageLayout(profile, draft.storage) : undefined;
+    if (profile.kind === 'storage' && !layout) throw new Error('a storage order needs its size and redundancy');
+    const generated = layout ? storageSecrets(layout) : profile.generate?.();
     if (generated) inputs._generated = this.box.seal(JSON.stringify(generated));
     const id = (await this.store.update(userId, (u) => String(u.nextDeploymentId++)))!;
     const state = due > 0 ? 'awaiting_payment' : 'provisioning';
@@ -134,9 +165,13 @@ export class DeploymentService {
       name: draft.name,
       profileId: profile.id,
       ...(draft.size ? { size: draft.size } : {}),
-      count: draft.count,
+      ...(draft.plan ? { plan: draft.plan } : {}),
+      count: layout ? backendCount(layout) : draft.count,
       placement: draft.placement,
       inputs,
+      ...(layout
+        ? { storage: { usableGb: layout.usableGb, data: layout.data, parity: layout.parity, backendGb: layout.backendGb, metaGb: layout.metaGb } }
+        : {}),
       state,
       projectName: `jukebox/u${userId}/d${id}`,
       hourlyCost,
@@ -175,6 +210,23 @@ export class DeploymentService {
   generatedSecrets(d: Deployment): Record<string, string> {
     const sealed = d.inputs._generated;
     return sealed ? (JSON.parse(this.box.open(sealed)) as Record<string, string>) : {};
+  }
+
+  /**
+   * Seals a 0-db password for each of these backend indexes that has none yet, into the deployment's
+   * generated secrets (a storage group /extend adds); the others are kept as they are.
+   */
+  async addBackendPasswords(userId: number, deploymentId: string, indexes: number[]): Promise<Deployment | undefined> {
+    return this.store.update(userId, (u) => {
+      const d = u.deployments.find((x) => x.id === deploymentId && x.state !== 'deleted');
+      if (!d) return undefined;
+      const secrets = this.generatedSecrets(d);
+      const missing = indexes.filter((i) => !secrets[SECRET.password(i)]);
+      if (missing.length === 0) return d;
+      for (const i of missing) secrets[SECRET.password(i)] = newPassword();
+      d.inputs._generated = this.box.seal(JSON.stringify(secrets));
+      return d;
+    });
   }
 
   /** A user's input in clear text, for the job that builds the VM's environment. */
@@ -280,13 +332,17 @@ export class DeploymentService {
   }
 
   /**
-   * Starts an extension: a top-up (always paid by a deposit) or more nodes (paid first when the
-   * wallet lacks a month of their cost). A job waits for the payment and does the rest.
+   * Starts an extension: a top-up (always paid by a deposit), more nodes, or more storage (a storage
+   * deployment's groups of data backends); those two are paid first when the wallet lacks a month of
+   * their cost. A job waits for the payment and does the rest.
    */
   async requestExtension(
     userId: number,
     deploymentId: string,
-    ext: { kind: 'topup'; hours: number } | { kind: 'grow'; count: number; placement: Placement; hourlyCost: Units },
+    ext:
+      | { kind: 'topup'; hours: number }
+      | { kind: 'grow'; count: number; placement: Placement; hourlyCost: Units }
+      | { kind: 'storage'; groups: number; hourlyCost: Units },
   ): Promise<{ ok: true; deployment: Deployment; due: Units } | { ok: false; reason: string }> {
     const user = await this.store.get(userId);
     if (!user) return { ok: false, reason: 'Unknown user.' };
@@ -314,7 +370,13 @@ export class DeploymentService {
           if (!d) throw new Refusal('That deployment does not exist (any more).');
           if (!isWatched(d.state)) throw new Refusal(`${d.name} is ${STATE_LABEL[d.state]}; it can be extended when it is up.`);
           if (d.extension) throw new Refusal(`${d.name} already has an extension under way; finish or cancel it first.`);
+          if (ext.kind === 'grow' && d.storage) throw new Refusal(`${d.name} is storage: /extend adds storage to it, not nodes.`);
           if (ext.kind === 'grow' && d.count + ext.count > MAX_NODES) throw new Refusal(`A deployment can have at most ${MAX_NODES} nodes.`);
+          if (ext.kind === 'storage') {
+            if (!d.storage) throw new Refusal(`${d.name} is not a storage deployment.`);
+            const groups = groupCount(d.nodes);
+            if (groups + ext.groups > MAX_STORAGE_GROUPS) throw new Refusal(`A storage deployment can have at most ${MAX_STORAGE_GROUPS} groups of backends; ${d.name} has ${groups}.`);
+          }
           d.extension = extension;
           return d;
         });
@@ -362,9 +424,13 @@ export class DeploymentService {
   async status(user: User, d: Deployment): Promise<StatusView> {
     const identity = this.users.identityOf(user);
     const live = isLive(d.state) && d.nodes.length > 0;
-    const vms = new Map<number, VmInfo>(); // by contract id
+    const vms = new Map<number, Pick<VmInfo, 'state' | 'message'>>(); // by contract id
     if (live) {
-      const infos = await Promise.all(d.nodes.map((n) => this.grid.getVms(identity, d.projectName, n.gridName).catch(() => [])));
+      const infos = await Promise.all(
+        d.nodes.map((n) =>
+          (n.zdb ? this.grid.getZdbs(identity, d.projectName, n.gridName) : this.grid.getVms(identity, d.projectName, n.gridName)).catch(() => []),
+        ),
+      );
       infos.flat().forEach((v) => vms.set(v.contractId, v));
     }
     const nodes: NodeStatus[] = d.nodes.map((n) => {
@@ -380,9 +446,34 @@ export class DeploymentService {
         hourlyCost: n.hourlyCost,
         state: n.state === 'deleted' ? 'deleted' : vm ? vm.state : live ? 'missing' : n.state,
         ...(vm?.message ? { message: vm.message } : {}),
+        ...(n.zdb ? { zdb: n.zdb } : {}),
       };
     });
-    return { deployment: d, profile: profileById(d.profileId), nodes, ...(await this.walletView(user)) };
+    await this.addSync(d, nodes);
+    return { deployment: d, profile: profileById(d.profileId), nodes, sshKey: user.settings.sshKey !== undefined, ...(await this.walletView(user)) };
+  }
+
+  /**
+   * The chain's own view of each running node, asked live so a node deployed a minute ago shows its
+   * progress; a stall is what the watchdog recorded (it needs the height over time).
+   */
+  private async addSync(d: Deployment, nodes: NodeStatus[]): Promise<void> {
+    const spec = profileById(d.profileId)?.probe;
+    if (!spec || spec.kind === 'none') return;
+    const secrets = spec.kind === 'bitcoin-rpc' ? this.generatedSecrets(d) : {};
+    await Promise.all(
+      nodes.map(async (s) => {
+        const n = d.nodes.find((x) => x.index === s.index);
+        if (!n || s.state !== 'ok') return;
+        if (n.problem?.kind === 'sync_stalled') {
+          s.chainSync = syncLabel({ state: 'syncing', progress: n.sync?.progress ?? 0, stalledSince: n.sync?.since ?? 0 });
+          return;
+        }
+        const target = { contractId: n.contractIds[0] ?? -1, ...(n.publicIp ? { publicIp: n.publicIp } : {}), ...(n.mycelium ? { mycelium: n.mycelium } : {}), secrets };
+        const r = await this.prober.probe(spec, target);
+        if (r.state !== 'unreachable') s.chainSync = syncLabel(r);
+      }),
+    );
   }
 
   async walletView(user: User): Promise<WalletView> {

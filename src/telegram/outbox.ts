@@ -153,6 +153,10 @@ export class Outbox {
   private post(chatId: number, msg: OutMessage, priority: Priority): Promise<number | undefined> {
     return this.inOrder(chatId, priority, async () => {
       const extra = { parse_mode: 'HTML' as const, ...keyboard(msg.buttons) };
+      if (msg.document) {
+        const file = { source: msg.document.bytes, filename: msg.document.filename };
+        return (await this.telegram.sendDocument(chatId, file, { caption: msg.text, ...extra })).message_id;
+      }
       if (msg.photo) {
         return (await this.telegram.sendPhoto(chatId, { source: msg.photo, filename: 'payment-qr.png' }, { caption: msg.text, ...extra })).message_id;
       }

@@ -3,6 +3,7 @@ import type { Button } from '../chat/types.js';
 import type { Clock } from '../clock.js';
 import type { Chain, Grid } from '../grid/port.js';
 import type { JobQueue } from '../jobs/worker.js';
+import type { Prober } from '../probes/prober.js';
 import type { Logger } from '../log.js';
 import type { DeploymentService } from '../services/deployments.js';
 import type { UserService } from '../services/users.js';
@@ -26,6 +27,8 @@ export interface WatchdogDeps {
   deployments: DeploymentService;
   jobs: JobQueue;
   notices: { notice(n: WatchdogNotice): Promise<boolean> };
+  /** the chain's own health: sync progress, 0-db PING */
+  prober: Prober;
   clock: Clock;
   log: Logger;
   /** the period a reminder's top-up QR buys, in hours */

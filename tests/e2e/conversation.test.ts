@@ -52,9 +52,9 @@ describe('bad input at every step of /deploy', () => {
     await u.sendText('2');
     await u.waitForText('Where should');
     await u.sendText('Atlantis');
-    await u.waitForText('No node in “Atlantis” has room');
+    await u.waitForText('the grid has no node in Atlantis');
     await u.sendText(long);
-    await u.waitForText('That is not a country name');
+    await u.waitForText('That is not a place name');
     await u.sendText('anywhere');
     await u.waitForText('Give it a name');
 
@@ -170,7 +170,7 @@ describe('/help and /cancel', () => {
     await u.sendText('/help');
     const help = await u.waitForText('What I can do');
     for (const { command, description } of h.emu.commands()) expect(help.text).toContain(`/${command} — ${description}`);
-    expect(h.emu.commands().map((c) => c.command)).toEqual(['start', 'deploy', 'list', 'status', 'extend', 'redeploy', 'delete', 'wallet', 'help', 'cancel']);
+    expect(h.emu.commands().map((c) => c.command)).toEqual(['start', 'deploy', 'list', 'status', 'extend', 'redeploy', 'delete', 'wallet', 'settings', 'help', 'cancel']);
     await u.sendText('/cancel');
     await u.waitForText('Nothing to cancel');
     await u.sendText('/wallet');

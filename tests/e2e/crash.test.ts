@@ -130,7 +130,10 @@ describe('a crash in the middle of replacing a node', () => {
     const user = (await new UserStore(dataDir).get(777))!;
     const d = user.deployments[0]!;
     expect(d.state).toBe('active');
-    expect(d.nodes[1]).toEqual(before.nodes[1]);
+    // the untouched node is the same one (the watchdog may have recorded its chain's progress meanwhile)
+    const { sync: _now, ...kept } = d.nodes[1]!;
+    const { sync: _then, ...was } = before.nodes[1]!;
+    expect(kept).toEqual(was);
     expect(d.nodes[0]!.gridName).toBe('phoenix_1_1');
     expect(d.nodes[0]!.nodeId).not.toBe(before.nodes[0]!.nodeId);
     await expectGridToHoldExactly(user.identity.address, d.nodes.flatMap((n) => n.contractIds));

@@ -4,7 +4,7 @@
  * month), and replacing a healthy node by hand.
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { UNITS_PER_TFT } from '../../src/domain/money.js';
+import { formatTft, UNITS_PER_TFT } from '../../src/domain/money.js';
 import { deploy } from '../helpers/chat.js';
 import { eventually } from '../helpers/eventually.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
@@ -91,7 +91,7 @@ describe('/extend', () => {
     expect(d.nodes[0]).toEqual(first);
     expect(new Set(d.nodes.map((n) => n.nodeId)).size).toBe(3);
     expect(d.hourlyCost).toBe(d.nodes.reduce((s, n) => s + n.hourlyCost, 0));
-    expect(added.text).toContain(`${(d.hourlyCost / UNITS_PER_TFT).toFixed(2)} TFT/h in all`);
+    expect(added.text).toContain(`${formatTft(d.hourlyCost)}/h in all`);
     const live = (await h.grid.contractsOf((await userFile(403)).identity.address)).filter((c) => c.state === 'created');
     expect(live.map((c) => c.contractId).sort()).toEqual(d.nodes.flatMap((n) => n.contractIds).sort());
   }, 30_000);

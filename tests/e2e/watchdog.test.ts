@@ -275,6 +275,37 @@ describe('failed nodes', () => {
   }, 60_000);
 });
 
+describe("the chain's own health", () => {
+  it('/status shows the sync progress; a sync that stops moving is found stalled and the node replaced', async () => {
+    const clock = new ManualClock();
+    h = await startHarness({ clock }); // the simulated chains sync in 6 hours
+    const u = h.emu.user({ id: 325 });
+    await deployed(u, 'syncer');
+    clock.advance(3 * HOUR_MS);
+    await u.sendText('/status syncer');
+    await u.waitForText('syncing 50%');
+
+    const before = (await userFile(325)).deployments[0]!.nodes[0]!;
+    await h.grid.stallSync(before.contractIds[0]!);
+    await h.app.watchdog.health(); // records the height
+    clock.advance(HOUR_MS);
+    expect((await h.app.watchdog.health()).broken).toBe(0); // an hour without progress is not yet a stall
+    clock.advance(HOUR_MS);
+    const pass = await h.app.watchdog.health();
+    expect(pass).toMatchObject({ broken: 1, redeploys: 1 });
+    await u.waitForText('its chain stopped syncing at 50%');
+    await u.waitForText('was replaced', { timeoutMs: 15_000 });
+    await h.app.worker.idle();
+    const after = (await userFile(325)).deployments[0]!;
+    expect(after.nodes[0]!.nodeId).not.toBe(before.nodeId);
+    expect(after.state).toBe('active');
+
+    clock.advance(7 * HOUR_MS);
+    await u.sendText('/status syncer');
+    await u.waitForText('✅ up · synced');
+  }, 30_000);
+});
+
 describe('reconcile', () => {
   it('does not cancel a node that a replacement recorded after the pass loaded the user', async () => {
     h = await startHarness();

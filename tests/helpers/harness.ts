@@ -43,6 +43,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       log: opts.log ?? silentLogger,
       grid,
       faucet: grid,
+      prober: grid,
       masterKey: TEST_KEY,
       telegram: { token: emu.token, apiRoot: emu.apiRoot },
       ...(opts.clock ? { clock: opts.clock } : {}),

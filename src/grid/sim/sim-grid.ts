@@ -80,6 +80,8 @@ import {
 } from './generate.js';
 import { DueQueue } from './due-queue.js';
 import { hourlyCostOf, type PricedResources } from './prices.js';
+import type { ProbeSpec } from '../../catalog/types.js';
+import type { Prober, ProbeResult, ProbeTarget } from '../../probes/prober.js';
 
 export const STATE_FILE = 'grid-sim.json';
 const STATE_FORMAT = 'jukebox-grid-sim';
@@ -127,11 +129,15 @@ export interface SimGridOptions {
   farms?: number;
   /** settle every owner's bills and write them on a timer every this many ms (off by default: settling is lazy anyway) */
   settleEveryMs?: number;
+  /** how long a simulated chain node takes to sync once its machine is up; default 6 h */
+  syncMs?: number;
 }
 
 interface VmDetails {
   flist: string;
   entrypoint: string;
+  /** as the grid keeps it in the deployment, readable by its owner (grid_client's getObj shows it) */
+  env?: Record<string, string>;
   privateIp: string;
   mycelium?: string;
   publicIp6?: string;
@@ -178,6 +184,8 @@ export interface SimContract {
   failMessage?: string;
   /** forced error (failWorkload): the workload reports it at once */
   errorMessage?: string;
+  /** the chain on this machine stopped syncing at this time (stallSync) */
+  syncFrozenAt?: number;
   vm?: VmDetails;
   zdb?: ZdbDetails;
 }
@@ -330,7 +338,10 @@ function removeFrom<T>(list: T[], item: T): void {
   if (i >= 0) list.splice(i, 1);
 }
 
-export class SimGrid implements Grid, Chain, Faucet {
+/** The height a simulated chain reaches when synced. */
+const SIM_CHAIN_HEIGHT = 2_000_000;
+
+export class SimGrid implements Grid, Chain, Faucet, Prober {
   readonly kind = 'sim' as const;
   readonly faucetAddress = FAUCET_ADDRESS;
   /** the static, generated grid (farms, nodes, locations) */
@@ -359,6 +370,7 @@ export class SimGrid implements Grid, Chain, Faucet {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly deployMs: number;
   private readonly failureRate: number;
+  private readonly syncMs: number;
   private pendingFailure: { reason: string; remaining: number } | undefined;
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
@@ -376,6 +388,7 @@ export class SimGrid implements Grid, Chain, Faucet {
     this.sleep = opts.sleep ?? defaultSleep;
     this.deployMs = opts.deployMs ?? 3000;
     this.failureRate = opts.workloadFailureRate ?? 0;
+    this.syncMs = opts.syncMs ?? 6 * HOUR_MS;
     for (const n of grid.nodes) this.nodeById.set(n.nodeId, n);
     for (const f of grid.farms) this.farmById.set(f.farmId, f);
     for (const c of state.contracts) {
@@ -543,7 +556,7 @@ export class SimGrid implements Grid, Chain, Faucet {
         forceFail: i === 0 ? this.takePendingFailure() : undefined,
         failureMessages: FAILURE_MESSAGES,
         details: (rnd) => {
-          const vm: VmDetails = { flist: m.flist, entrypoint: m.entrypoint, privateIp };
+          const vm: VmDetails = { flist: m.flist, entrypoint: m.entrypoint, privateIp, env: { ...m.env } };
           if (m.mycelium) vm.mycelium = `${node.myceliumPrefix}:ff0f:${rnd.hextet()}:${rnd.hextet()}:${rnd.hextet()}`;
           if (m.publicIp) vm.publicIp6 = `${node.ipv6Prefix}:${rnd.hextet()}:${rnd.hextet()}:${rnd.hextet()}:${rnd.hextet()}/64`;
           return { vm };
@@ -604,6 +617,7 @@ export class SimGrid implements Grid, Chain, Faucet {
       if (c.vm?.publicIp6 !== undefined) info.publicIp6 = c.vm.publicIp6;
       if (c.vm?.mycelium !== undefined) info.mycelium = c.vm.mycelium;
       if (c.vm) info.privateIp = c.vm.privateIp;
+      if (c.vm?.env) info.env = { ...c.vm.env };
       return info;
     });
   }
@@ -761,6 +775,31 @@ export class SimGrid implements Grid, Chain, Faucet {
   failNextDeploy(reason?: string, times = 1): void {
     if (!Number.isSafeInteger(times) || times < 0) throw new RangeError(`times must be a whole number ≥ 0, got ${times}`);
     this.pendingFailure = times > 0 ? { reason: reason ?? 'workload failed to start', remaining: times } : undefined;
+  }
+
+  /**
+   * The node's own answer, as the real prober would get it: a chain syncs linearly for `syncMs`
+   * after its machine is up (unless stalled with stallSync); a 0-db answers PING while it runs.
+   */
+  async probe(spec: ProbeSpec, target: ProbeTarget): Promise<ProbeResult> {
+    this.assertOpen();
+    const c = this.byId.get(target.contractId);
+    const now = this.clock.now();
+    if (!c || spec.kind === 'none' || this.workloadState(c, now).state !== 'ok') return { state: 'unreachable' };
+    if (spec.kind === 'zdb') return { state: 'synced' };
+    const at = c.syncFrozenAt ?? now;
+    const progress = this.syncMs > 0 ? Math.min(1, Math.max(0, at - c.readyAt) / this.syncMs) : 1;
+    const height = Math.floor(progress * SIM_CHAIN_HEIGHT);
+    return progress >= 1 ? { state: 'synced', progress: 1, height } : { state: 'syncing', progress, height };
+  }
+
+  /** The chain on this contract's machine stops syncing where it is (persisted). */
+  async stallSync(contractId: number): Promise<void> {
+    this.assertOpen();
+    const c = this.byId.get(contractId);
+    if (!c) throw new GridError('not_found', `contract ${contractId} does not exist`);
+    c.syncFrozenAt = this.clock.now();
+    await this.persist();
   }
 
   /** Puts a workload in error at once (persisted); a deploy still waiting on it rolls back. */

@@ -3,7 +3,7 @@
  * monthly cost → confirm → (payment) → a job provisions. Nothing costs anything before "Confirm".
  */
 import { esc, plural } from '../src/chat/format.js';
-import { PROFILES } from '../src/catalog/index.js';
+import { PROFILES, profileById } from '../src/catalog/index.js';
 import type { Flow, FlowContext, Outcome, Step } from '../src/chat/types.js';
 import { placementLabel, type Placement } from '../src/domain/deployment.js';
 import { formatTft, HOURS_PER_MONTH } from '../src/domain/money.js';
@@ -33,7 +33,9 @@ interface DeployData {
   storage?: { usableGb: number; data: number; parity: number };
 }
 
-const profileOf = (s: Services, d: DeployData) => s.profiles.find((p) => p.id === d.profileId)!;
+/** The chosen profile; one the operator took off the menu meanwhile is still found, and refused at the summary. */
+const profileOf = (s: Services, d: DeployData) => s.profiles.find((p) => p.id === d.profileId) ?? profileById(d.profileId ?? '')!;
+const offered = (s: Services, d: DeployData) => s.profiles.some((p) => p.id === d.profileId);
 
 const fold = (t: string) => t.normalize('NFD').replace(/[\u0300-\u036f]/g, '').trim().toLowerCase();
 
@@ -119,6 +121,7 @@ export const deployFlow: Flow<DeployData> = {
         choices: c.services.profiles.map((p) => ({ label: p.title, value: p.id })),
       }),
       onChoice(c, value) {
+        if (!c.services.profiles.some((p) => p.id === value)) return { retry: 'That node type is no longer offered.' };
         c.data.profileId = value;
         if (isStorageProfile(profileOf(c.services, c.data))) return { goto: STORAGE_SIZE };
         return { goto: 'count' };
@@ -272,6 +275,10 @@ export const deployFlow: Flow<DeployData> = {
     confirm: {
       async ask(c) {
         const p = profileOf(c.services, c.data);
+        if (!offered(c.services, c.data)) {
+          delete c.data.hourlyCost;
+          return { text: `${esc(p.title)} is no longer offered, so this order cannot be placed. Nothing was charged.`, choices: [{ label: '↩️ Start over', value: 'restart' }] };
+        }
         const storage = isStorageProfile(p) ? c.data.storage : undefined;
         delete c.data.options;
         if (!storage) {

@@ -154,11 +154,14 @@ export function storageConfig(d: Deployment, nodes: NodeInstance[], secrets: Rec
     metaEncryptionKey: secrets[SECRET.metaKey] ?? '',
     metaPrefix: 'qsfs-meta',
     meta: live.filter((n) => n.zdb!.role === 'meta').map(entry),
-    groups: groups.map((g) => data.filter((n) => groupOf(n.zdb!) === g).map(entry)),
+    // one zstor group whatever we call a group here: zstor enumerates every spread of the shards over
+    // its groups for each object it stores (exponential in the number of groups), and with one group
+    // it simply picks k+m of the backends; each of our groups is on distinct nodes of its own
+    groups: [data.map(entry)],
     frontend: FRONTEND_DEFAULTS,
     header: [
       `zstor configuration of "${d.name}", made by Jukebox on ${new Date(at).toISOString().slice(0, 10)}.`,
-      `${formatGb(usableGb)} usable${groups.length > 1 ? ` in ${groups.length} groups of data backends` : ''}, ${schemeLabel(l)}: ${schemeWords(l)}.`,
+      `${formatGb(usableGb)} usable${groups.length > 1 ? ` on ${groups.length * (l.data + l.parity)} data backends` : ''}, ${schemeLabel(l)}: ${schemeWords(l)}.`,
       'SECRET: it holds the 0-db passwords and the encryption keys; without it the data cannot be read.',
       `Save it as ${CONFIG_PATH} (chmod 600) on the machine that mounts the storage.`,
     ],
@@ -466,7 +469,7 @@ export function storageProvisioner(deps: JobDeps) {
     await sendConfig(
       user,
       d,
-      `🔐 <b>${esc(configFileName(d))}</b>: the updated zstor configuration of <b>${esc(d.name)}</b>, with ${groups} groups of data backends. Save it as <code>${CONFIG_PATH}</code>.`,
+      `🔐 <b>${esc(configFileName(d))}</b>: the updated zstor configuration of <b>${esc(d.name)}</b>, with ${groups * (l.data + l.parity)} data backends. Save it as <code>${CONFIG_PATH}</code>.`,
     );
   }
 

@@ -30,11 +30,28 @@ const HeimdallStatus = z.object({
 const hostOf = (t: ProbeTarget): string | undefined => t.publicIp ?? (t.mycelium ? `[${t.mycelium}]` : undefined);
 
 export class RpcProber implements Prober {
-  constructor(private readonly timeoutMs = 3000) {}
+  /** hosts that did not answer, and until when they are not asked again */
+  private readonly quiet = new Map<string, number>();
+
+  constructor(
+    private readonly timeoutMs = 3000,
+    /** a node the bot cannot reach (normal over Mycelium) would cost a timeout per pass: ask it again only after this */
+    private readonly quietMs = 30 * 60_000,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   async probe(spec: ProbeSpec, target: ProbeTarget): Promise<ProbeResult> {
     const host = hostOf(target);
     if (!host || spec.kind === 'none') return UNREACHABLE;
+    const key = `${host}:${spec.kind === 'polygon' ? spec.borPort : spec.port}`;
+    if ((this.quiet.get(key) ?? 0) > this.now()) return UNREACHABLE;
+    const r = await this.ask(spec, target, host);
+    if (r.state === 'unreachable') this.quiet.set(key, this.now() + this.quietMs);
+    else this.quiet.delete(key);
+    return r;
+  }
+
+  private async ask(spec: ProbeSpec, target: ProbeTarget, host: string): Promise<ProbeResult> {
     try {
       switch (spec.kind) {
         case 'bitcoin-rpc':
@@ -47,6 +64,7 @@ export class RpcProber implements Prober {
     } catch {
       return UNREACHABLE;
     }
+    return UNREACHABLE;
   }
 
   private async bitcoin(url: string, secrets: Record<string, string>): Promise<ProbeResult> {
@@ -54,7 +72,8 @@ export class RpcProber implements Prober {
     const body = await this.post(url, { jsonrpc: '1.0', id: 'jukebox', method: 'getblockchaininfo', params: [] }, { authorization: `Basic ${auth}` });
     const { result: r } = BlockchainInfo.parse(body);
     const synced = r.initialblockdownload === false || (r.blocks === r.headers && r.verificationprogress > 0.9999);
-    return synced ? { state: 'synced', progress: 1, height: r.blocks } : { state: 'syncing', progress: r.verificationprogress, height: r.blocks };
+    // headers come first and blocks wait meanwhile: the marker of progress is both together
+    return synced ? { state: 'synced', progress: 1, height: r.blocks } : { state: 'syncing', progress: r.verificationprogress, height: r.blocks + r.headers };
   }
 
   private async polygon(host: string, borPort: number, heimdallPort: number): Promise<ProbeResult> {
@@ -63,7 +82,10 @@ export class RpcProber implements Prober {
     const heimdall = HeimdallStatus.parse(await this.get(`http://${host}:${heimdallPort}/status`)).result.sync_info;
     if (syncing === false) {
       const height = Number.parseInt(EthBlockNumber.parse(await this.post(bor, { jsonrpc: '2.0', id: 2, method: 'eth_blockNumber', params: [] })).result, 16);
-      return heimdall.catching_up ? { state: 'syncing', progress: 0.99, height, detail: 'Heimdall is catching up' } : { state: 'synced', progress: 1, height };
+      // Bor waits while Heimdall catches up (days, from a snapshot): Heimdall's height is the progress then
+      return heimdall.catching_up
+        ? { state: 'syncing', progress: 0, height: Number(heimdall.latest_block_height), detail: 'Heimdall is catching up' }
+        : { state: 'synced', progress: 1, height };
     }
     const current = Number.parseInt(syncing.currentBlock, 16);
     const highest = Number.parseInt(syncing.highestBlock, 16);

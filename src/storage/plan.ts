@@ -202,13 +202,12 @@ export function groupSlots(name: string, l: StorageLayout, group: number, firstI
 }
 
 /**
- * Places one more group of data backends: k + m distinct nodes away from every node the deployment
- * already uses (`used`) when the grid has room for that, else any k + m distinct nodes that fit.
+ * Places one more group of data backends on k + m distinct nodes away from every node the
+ * deployment already uses (`used`). There is no falling back onto those: zstor picks any k + m of
+ * all the backends for an object, so two on one node would let one lost node take two shards.
  */
-export async function planGroup(planner: PlansFor, l: StorageLayout, placement: Placement, used: number[]): Promise<Plan> {
-  const spec = backendSpec(l, 'data');
-  const away = await planner.planFor(spec, l.data + l.parity, placement, used);
-  return away.ok || used.length === 0 ? away : planner.planFor(spec, l.data + l.parity, placement);
+export function planGroup(planner: PlansFor, l: StorageLayout, placement: Placement, used: number[]): Promise<Plan> {
+  return planner.planFor(backendSpec(l, 'data'), l.data + l.parity, placement, used);
 }
 
 /** What the planner looks for to host one backend of this role. */

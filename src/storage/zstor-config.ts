@@ -95,7 +95,8 @@ export function isMycelium(ip: string): boolean {
  * its mycelium address (the machine must run mycelium); the other one, if any, comes second.
  */
 export function zdbIps(ips: readonly string[]): { primary: string | undefined; other: string | undefined } {
-  const plain = ips.filter((ip) => !isMycelium(ip));
+  // Yggdrasil (200::/7) addresses, which zos also reports, are reachable only from Yggdrasil
+  const plain = ips.filter((ip) => !isMycelium(ip) && !/^[23][0-9a-f]{2}:/i.test(ip));
   const myc = ips.filter(isMycelium);
   const primary = plain[0] ?? myc[0];
   const other = plain[0] !== undefined ? myc[0] : undefined;

@@ -231,13 +231,14 @@ const configAfter = (u: EmulatedUser, after: EmuMessage) =>
   u.waitFor((m) => m.kind === 'document' && m.message_id > after.message_id, { label: 'the updated zstor config' });
 const parseConfig = (m: EmuMessage) => parse(m.document!.bytes.toString('utf8')) as unknown as ZstorFile;
 
-/** The config lists exactly the store's live backends, each once, group by group, with its password and address. */
+/** The config lists exactly the store's live backends, each once, in one zstor group, with its password and address. */
 function expectConfigOf(cfg: ZstorFile, d: Deployment): void {
   const live = d.nodes.filter((n) => n.state === 'ok' && n.zdb);
   const secrets = h!.app.services.deployments.generatedSecrets(d);
   const entry = (n: (typeof live)[number]): Backend => ({ address: `[${n.zdb!.ips[0]}]:9900`, namespace: n.zdb!.namespace, password: secrets[`zdb:${n.index}`]! });
-  const groups = [...new Set(live.filter((n) => n.zdb!.role === 'data').map((n) => n.zdb!.group ?? 1))].sort();
-  expect(cfg.groups.map((g) => g.backends)).toEqual(groups.map((g) => live.filter((n) => n.zdb!.role === 'data' && (n.zdb!.group ?? 1) === g).map(entry)));
+  // one zstor group: with several, zstor enumerates every spread of the shards over them for each object
+  expect(cfg.groups).toHaveLength(1);
+  expect(cfg.groups[0]!.backends).toEqual(live.filter((n) => n.zdb!.role === 'data').map(entry));
   expect(cfg.meta.config.backends).toEqual(live.filter((n) => n.zdb!.role === 'meta').map(entry));
   const listed = [...cfg.groups.flatMap((g) => g.backends), ...cfg.meta.config.backends].map((b) => b.namespace);
   expect(new Set(listed).size).toBe(listed.length);
@@ -327,7 +328,7 @@ describe('storage over time', () => {
     expect(sorted((await liveContracts(address)).map((c) => c.contractId))).toEqual(sorted(d.nodes.flatMap((n) => n.contractIds)));
   }, 60_000);
 
-  it('/extend → More storage adds a second group of backends on new nodes and sends a config with both groups', async () => {
+  it('/extend → More storage adds a second group of backends on new nodes and sends a config listing all of them', async () => {
     h = await startHarness();
     const u = h.emu.user({ id: 613 });
     const before = await deployedStorage(u, 'grower');
@@ -368,8 +369,8 @@ describe('storage over time', () => {
     expect(d.hourlyCost).toBe(d.nodes.reduce((s, n) => s + n.hourlyCost, 0));
 
     const cfg = parseConfig(doc);
-    expect(cfg.groups).toHaveLength(2);
-    expect(cfg.groups.map((g) => g.backends.length)).toEqual([6, 6]);
+    expect(cfg.groups).toHaveLength(1);
+    expect(cfg.groups[0]!.backends).toHaveLength(12);
     expect(cfg.minimal_shards).toBe(4);
     expect(cfg.expected_shards).toBe(6);
     expectConfigOf(cfg, d);

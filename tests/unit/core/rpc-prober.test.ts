@@ -39,7 +39,8 @@ describe('RpcProber', () => {
         : { result: null, error: { code: -32601 } },
     );
     const r = await new RpcProber().probe({ kind: 'bitcoin-rpc', port }, target({ rpcuser: 'dash', rpcpassword: 's3cret' }));
-    expect(r).toEqual({ state: 'syncing', progress: 0.634, height: 1200 });
+    // headers and blocks together mark progress: during the headers phase blocks stand still
+    expect(r).toEqual({ state: 'syncing', progress: 0.634, height: 3200 });
   });
 
   it('says synced once the initial block download is over', async () => {
@@ -57,6 +58,35 @@ describe('RpcProber', () => {
     expect(await new RpcProber().probe(spec, target())).toEqual({ state: 'syncing', progress: 0.5, height: 100 });
     synced = true;
     expect(await new RpcProber().probe(spec, target())).toEqual({ state: 'synced', progress: 1, height: 200 });
+  });
+
+  it("takes Heimdall's height while it catches up and Bor waits, so a long catch-up is not a stall", async () => {
+    const bor = await http((_p, method) => (method === 'eth_syncing' ? { result: false } : { result: '0x0' }));
+    let heimdallHeight = 1000;
+    const heimdall = await http(() => ({ result: { sync_info: { catching_up: true, latest_block_height: String(heimdallHeight) } } }));
+    const spec = { kind: 'polygon' as const, borPort: bor, heimdallPort: heimdall };
+    const first = await new RpcProber().probe(spec, target());
+    heimdallHeight = 5000;
+    const later = await new RpcProber().probe(spec, target());
+    expect(first).toMatchObject({ state: 'syncing', height: 1000 });
+    expect(later).toMatchObject({ state: 'syncing', height: 5000 });
+  });
+
+  it('does not ask a node that did not answer again for a while, then does', async () => {
+    let t = 0;
+    let calls = 0;
+    const port = await http(() => {
+      calls++;
+      return { nonsense: true };
+    });
+    const prober = new RpcProber(500, 60_000, () => t);
+    const spec = { kind: 'bitcoin-rpc' as const, port };
+    expect((await prober.probe(spec, target())).state).toBe('unreachable');
+    expect((await prober.probe(spec, target())).state).toBe('unreachable');
+    expect(calls).toBe(1);
+    t = 60_001;
+    await prober.probe(spec, target());
+    expect(calls).toBe(2);
   });
 
   it('pings a 0-db in RESP', async () => {

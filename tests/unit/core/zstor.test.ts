@@ -168,6 +168,9 @@ describe('the zstor configuration', () => {
     expect(isMycelium('2a02:1802:5e::1')).toBe(false);
     expect(zdbIps(['4f3:1::1', '2a02:1::1'])).toEqual({ primary: '2a02:1::1', other: '4f3:1::1' });
     expect(zdbIps(['4f3:1::1'])).toEqual({ primary: '4f3:1::1', other: undefined });
+    // Yggdrasil (200::/7), which zos also reports, is reachable from Yggdrasil only: never the address
+    expect(zdbIps(['302:db1::7', '4f3:1::1'])).toEqual({ primary: '4f3:1::1', other: undefined });
+    expect(zdbIps(['302:db1::7', '2a02:1::1'])).toEqual({ primary: '2a02:1::1', other: undefined });
     expect(zdbAddress('185.1.2.3/24', 9900)).toBe('185.1.2.3:9900');
   });
 
@@ -218,7 +221,7 @@ describe('the zstor configuration', () => {
     }
   });
 
-  it('lists the groups /extend added after the first, each with its own backends and passwords', () => {
+  it('lists the backends /extend added after the first ones, in the same zstor group, with their own passwords', () => {
     const l = storageLayout(spec, 100, { data: 4, parity: 2 });
     const d = { id: '2', name: 'vault', storage: { usableGb: 100, data: 4, parity: 2, backendGb: l.backendGb, metaGb: l.metaGb } } as Deployment;
     const slots = [...backendSlots('vault', l), ...groupSlots('vault', l, 2, 11, 7)];
@@ -232,13 +235,13 @@ describe('the zstor configuration', () => {
     expect(groupCount(nodes)).toBe(2);
     expect(nodes.slice(10).map((n) => [n.index, n.gridName, n.zdb!.group])).toEqual([11, 12, 13, 14, 15, 16].map((i) => [i, `vaultd${i - 4}`, 2]));
     const text = storageConfig(d, nodes, secrets, Date.UTC(2026, 0, 2));
-    expect(text).toContain('# 200 GB usable in 2 groups of data backends, 4 + 2');
+    expect(text).toContain('# 200 GB usable on 12 data backends, 4 + 2');
     const c = parse(text) as unknown as Parsed;
+    // one zstor group: with several, zstor would enumerate every spread of the shards over them, per object
     expect(c.groups.map((g) => g.backends.map((b) => b.namespace))).toEqual([
-      ['vaultd1', 'vaultd2', 'vaultd3', 'vaultd4', 'vaultd5', 'vaultd6'].map((n) => `ns-${n}`),
-      ['vaultd7', 'vaultd8', 'vaultd9', 'vaultd10', 'vaultd11', 'vaultd12'].map((n) => `ns-${n}`),
+      ['vaultd1', 'vaultd2', 'vaultd3', 'vaultd4', 'vaultd5', 'vaultd6', 'vaultd7', 'vaultd8', 'vaultd9', 'vaultd10', 'vaultd11', 'vaultd12'].map((n) => `ns-${n}`),
     ]);
-    expect(c.groups[1]!.backends[0]!.password).toBe('pw-11');
+    expect(c.groups[0]!.backends[6]!.password).toBe('pw-11');
     expect(c.meta.config.backends.map((b) => b.namespace)).toEqual(['vaultm1', 'vaultm2', 'vaultm3', 'vaultm4'].map((n) => `ns-${n}`));
     // a replaced backend keeps its ordinal and group under its next generation's grid name
     const moved = slotOf(d, nodes[12]!, 1);

@@ -366,6 +366,7 @@ export const deployFlow: Flow<DeployData> = {
             placement: c.data.placement!,
             ...(c.data.size ? { size: c.data.size } : {}),
             ...(chosen ? { plan: chosen.nodes } : {}),
+            ...(chosen?.label === 'Certified only' ? { certifiedOnly: true } : {}),
             name: c.data.name!,
             inputs: c.data.inputs,
             ...(c.data.storage && isStorageProfile(profileOf(c.services, c.data)) ? { storage: c.data.storage } : {}),

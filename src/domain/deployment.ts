@@ -199,6 +199,8 @@ export const DeploymentSchema = z.object({
   profileId: z.string(),
   /** the profile's size (see the catalog); absent means its default */
   size: z.string().optional(),
+  /** the user chose certified nodes only: retries and replacements keep to them */
+  certifiedOnly: z.boolean().optional(),
   /** the nodes the user accepted at the summary, where provisioning starts */
   plan: z
     .array(z.object({ nodeId: z.number().int(), farmId: z.number().int(), country: z.string(), city: z.string(), certified: z.boolean(), hourlyCost: z.number().int() }))

@@ -155,7 +155,7 @@ export function nodeDeployer(deps: JobDeps) {
         log.warn({ err, user: user.id, deployment: d.id, node: node.nodeId }, 'node deployment failed');
         if (!(err instanceof GridError) || !RETRYABLE.has(err.code)) return { ok: false, reason: plainReason(err) };
         if (j.attempts(step) >= ATTEMPTS_PER_NODE) return { ok: false, reason: plainReason(err) };
-        const again = await planner.plan(profile, 1, d.placement, [...new Set(slot.avoid())], d.size);
+        const again = await planner.plan(profile, 1, d.placement, [...new Set(slot.avoid())], d.size, d.certifiedOnly);
         if (!again.ok) return { ok: false, reason: `${plainReason(err)}, and ${again.reason}` };
         await j.done(slot.replaceStep, again.nodes[0]);
       }

@@ -127,7 +127,7 @@ export function extendJob(deps: JobDeps): JobHandler {
     const existing = () => d.nodes.filter((n) => n.state === 'ok').map((n) => n.nodeId);
     let plan = j.result<GrowPlan>('plan');
     if (!plan) {
-      const p = await planner.plan(profile, x.count, x.placement, existing(), d.size);
+      const p = await planner.plan(profile, x.count, x.placement, existing(), d.size, d.certifiedOnly);
       if (!p.ok) return end(j, user, d, { kind: 'rolled_back', reason: p.reason, gridNames: [] });
       plan = { nodes: p.nodes, firstIndex: Math.max(0, ...d.nodes.map((n) => n.index)) + 1 };
       await j.done('plan', plan);

@@ -166,7 +166,7 @@ export function provisionJob(deps: JobDeps): JobHandler {
     let plan = j.result<PlannedNode[]>('plan');
     if (!plan) {
       // the nodes the user accepted, if they chose; a node gone meanwhile is replaced like a failed one
-      const p = d.plan?.length === d.count ? { ok: true as const, nodes: d.plan } : await planner.plan(profile, d.count, d.placement, [], d.size);
+      const p = d.plan?.length === d.count ? { ok: true as const, nodes: d.plan } : await planner.plan(profile, d.count, d.placement, [], d.size, d.certifiedOnly);
       if (!p.ok) return end(j, user, d, { kind: 'rolled_back', reason: p.reason });
       plan = p.nodes;
       await j.done('plan', plan);

@@ -140,7 +140,7 @@ export function redeployJob(deps: JobDeps): JobHandler {
     const inUse = () => d.nodes.filter((n) => n.state === 'ok').map((n) => n.nodeId);
     let first = j.result<PlannedNode>('plan');
     if (!first) {
-      const p = await planner.plan(profile, 1, d.placement, inUse(), d.size);
+      const p = await planner.plan(profile, 1, d.placement, inUse(), d.size, d.certifiedOnly);
       if (!p.ok) return end(j, user, d, old, { kind: 'failed', reason: p.reason });
       first = p.nodes[0]!;
       await j.done('plan', first);

@@ -27,6 +27,8 @@ export interface Draft {
   profileId: string;
   /** the nodes the user accepted at the summary; provisioning starts there (and moves on if one is gone) */
   plan?: PlannedNode[];
+  /** they are the "Certified only" suggestion: retries and replacements keep to certified nodes */
+  certifiedOnly?: boolean;
   /** the profile's size id; absent: its default */
   size?: string;
   count: number;
@@ -166,6 +168,7 @@ export class DeploymentService {
       profileId: profile.id,
       ...(draft.size ? { size: draft.size } : {}),
       ...(draft.plan ? { plan: draft.plan } : {}),
+      ...(draft.certifiedOnly ? { certifiedOnly: true } : {}),
       count: layout ? backendCount(layout) : draft.count,
       placement: draft.placement,
       inputs,

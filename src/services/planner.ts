@@ -29,6 +29,8 @@ export interface NodeSpec {
   title: string;
   resources: Resources;
   publicIpv4: boolean;
+  /** only certified nodes (the user chose "Certified only"; replacements keep to it) */
+  certifiedOnly?: boolean;
 }
 
 /** The spec of a profile at one of its sizes (the default when absent or unknown). */
@@ -432,16 +434,17 @@ export class Planner {
     return (await this.places(profile, count, size)).countries;
   }
 
-  async plan(profile: NodeProfile, count: number, placement: Placement, exclude: number[] = [], size?: string): Promise<Plan> {
-    return this.planFor(specOf(profile, size), count, placement, exclude);
+  async plan(profile: NodeProfile, count: number, placement: Placement, exclude: number[] = [], size?: string, certifiedOnly = false): Promise<Plan> {
+    return this.planFor({ ...specOf(profile, size), ...(certifiedOnly ? { certifiedOnly } : {}) }, count, placement, exclude);
   }
 
   /** The best `count` nodes for the spec in the placement, avoiding `exclude`; or why there are none. */
   async planFor(spec: NodeSpec, count: number, placement: Placement, exclude: number[] = []): Promise<Plan> {
     checkCount(count);
-    const cands = await this.candidates(spec, placement, exclude);
+    const cands = (await this.candidates(spec, placement, exclude)).filter((c) => !spec.certifiedOnly || c.node.certified);
     const chosen = pick(cands, count, spec.publicIpv4, byScore);
     if (chosen.length === count) return planOf(chosen);
+    if (spec.certifiedOnly) return { ok: false, reason: `not enough certified nodes${placement.kind === 'random' ? '' : ` in ${placementLabel(placement)}`} have room (you chose certified nodes only)` };
     // some nodes are usable: the count is the problem, and no other call is needed to say so
     if (cands.length > 0) return { ok: false, reason: shortReason(spec, count, placement, exclude.length > 0, cands.map((c) => c.node)) };
     return { ok: false, reason: reasonFor(spec, count, placement, exclude.length > 0, await this.everyNode(placement, exclude)) };

@@ -43,6 +43,7 @@ describe('placement', () => {
     await u.waitFor((m) => m.kind === 'photo');
     const d = await deploymentOf(801);
     expect(d.placement).toEqual({ kind: 'city', country, city });
+    expect(d.certifiedOnly ?? false).toBe(other?.startsWith('🏅') ?? false); // kept for retries and replacements
     await u.press(/Simulate payment/);
     await u.waitForText('citizen</b> is up', { timeoutMs: 15_000 });
     const up = await deploymentOf(801);

@@ -331,6 +331,21 @@ describe('alternatives', () => {
   });
 });
 
+describe('certified only', () => {
+  it('keeps a plan, and a retry after it, to certified nodes, and says when there are too few', async () => {
+    const { planner } = setup();
+    const spec: NodeSpec = { ...SMALL, certifiedOnly: true };
+    // the same three the "Certified only" suggestion picks, where a plain plan mixes in uncertified ones
+    expect(ids(await planner.planFor(spec, 3, ANYWHERE))).toEqual([9, 1, 2]);
+    expect(ids(await planner.planFor(SMALL, 3, ANYWHERE))).toEqual([9, 1, 7]);
+    // a replacement for node 9 avoids the others and stays certified
+    const retry = await planner.planFor(spec, 1, ANYWHERE, [9, 1, 2]);
+    expect(retry.ok && retry.nodes.every((n) => n.certified)).toBe(true);
+    const dutch = await planner.planFor(spec, 1, NETHERLANDS); // no certified node there
+    expect(dutch).toEqual({ ok: false, reason: 'not enough certified nodes in Netherlands have room (you chose certified nodes only)' });
+  });
+});
+
 describe('suggest', () => {
   it('offers the recommended, the cheapest and the certified-only plan', async () => {
     const { planner, grid } = setup();

@@ -69,8 +69,8 @@ export function nodesTried(j: Journal, isNodeStep: (step: string) => boolean): n
     .map((e) => (e.data as { nodeId: number }).nodeId);
 }
 
-export function instanceOf(slot: Pick<NodeSlot, 'index' | 'gridName' | 'generation'>, node: PlannedNode, vms: VmInfo[]): NodeInstance {
-  const vm = vms[0];
+/** A node that came up: where it runs, its contracts and cost; VMs and 0-db backends add their own parts. */
+export function placedNode(slot: Pick<NodeSlot, 'index' | 'gridName' | 'generation'>, node: PlannedNode, contractIds: number[]): NodeInstance {
   return {
     index: slot.index,
     gridName: slot.gridName,
@@ -78,12 +78,19 @@ export function instanceOf(slot: Pick<NodeSlot, 'index' | 'gridName' | 'generati
     farmId: node.farmId,
     country: node.country,
     city: node.city,
-    contractIds: vms.map((v) => v.contractId),
-    ...(vm?.publicIp ? { publicIp: vm.publicIp.replace(/\/\d+$/, '') } : {}),
-    ...(vm?.mycelium ? { mycelium: vm.mycelium } : {}),
+    contractIds,
     hourlyCost: node.hourlyCost,
     state: 'ok',
     generation: slot.generation,
+  };
+}
+
+export function instanceOf(slot: Pick<NodeSlot, 'index' | 'gridName' | 'generation'>, node: PlannedNode, vms: VmInfo[]): NodeInstance {
+  const vm = vms[0];
+  return {
+    ...placedNode(slot, node, vms.map((v) => v.contractId)),
+    ...(vm?.publicIp ? { publicIp: vm.publicIp.replace(/\/\d+$/, '') } : {}),
+    ...(vm?.mycelium ? { mycelium: vm.mycelium } : {}),
   };
 }
 

@@ -44,7 +44,7 @@ import {
   type StorageLayout,
 } from '../storage/plan.js';
 import { FRONTEND_DEFAULTS, isMycelium, zdbAddress, zdbIps, zstorToml, type ZstorBackend } from '../storage/zstor-config.js';
-import { ATTEMPTS_PER_NODE, nodesTried, plainReason, updateDeployment } from './deploy-node.js';
+import { ATTEMPTS_PER_NODE, nodesTried, placedNode, plainReason, updateDeployment } from './deploy-node.js';
 import type { JobDeps } from './deps.js';
 import type { Journal } from './journal.js';
 import { notify } from './notify.js';
@@ -86,17 +86,8 @@ export function backendInstance(slot: BackendSlot, node: PlannedNode, zdbs: ZdbI
   const z = zdbs[0]!;
   const mycelium = z.ips.find(isMycelium);
   return {
-    index: slot.index,
-    gridName: slot.gridName,
-    nodeId: node.nodeId,
-    farmId: node.farmId,
-    country: node.country,
-    city: node.city,
-    contractIds: zdbs.map((x) => x.contractId),
+    ...placedNode({ index: slot.index, gridName: slot.gridName, generation }, node, zdbs.map((x) => x.contractId)),
     ...(mycelium ? { mycelium } : {}),
-    hourlyCost: node.hourlyCost,
-    state: 'ok',
-    generation,
     zdb: {
       role: slot.role,
       namespace: z.namespace,

@@ -39,6 +39,12 @@ const chosen = (c: Ctx): Deployment | undefined => c.services.deployments.extend
 const profileOf = (c: Ctx, d: Deployment) => c.services.profiles.find((p) => p.id === d.profileId);
 const gone: Outcome = { done: [{ text: 'That deployment cannot be extended now. /list shows where things stand.' }] };
 
+/** The last question before an extension that costs money. */
+const CONFIRM_OR_CANCEL = [
+  { label: '✅ Confirm', value: 'confirm' },
+  { label: 'Cancel', value: 'cancel' },
+];
+
 const EXTENSION_ACTIONS = { paid: 'xpaid', simulate: 'xsim', cancel: 'xcancel', cancelLabel: 'Cancel' };
 
 async function topUp(c: Ctx, hours: number): Promise<Outcome> {
@@ -142,10 +148,7 @@ export const extendFlow: Flow<ExtendData> = {
             'When they are up I send the updated zstor configuration, for your machine to reload.',
             monthCoverLine(balance, monthly, 'their'),
           ].join('\n'),
-          choices: [
-            { label: '✅ Confirm', value: 'confirm' },
-            { label: 'Cancel', value: 'cancel' },
-          ],
+          choices: CONFIRM_OR_CANCEL,
           columns: 2,
         };
       },
@@ -249,10 +252,7 @@ export const extendFlow: Flow<ExtendData> = {
             `Added cost: <b>${formatTft(quote.hourlyCost)}/h</b>, about ${formatTft(monthly)} a month; ${esc(d.name)} then costs ${formatTft(d.hourlyCost + quote.hourlyCost)}/h in all.`,
             monthCoverLine(balance, monthly, 'their'),
           ].join('\n'),
-          choices: [
-            { label: '✅ Confirm', value: 'confirm' },
-            { label: 'Cancel', value: 'cancel' },
-          ],
+          choices: CONFIRM_OR_CANCEL,
           columns: 2,
         };
       },

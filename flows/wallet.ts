@@ -8,8 +8,8 @@ import { duration, esc, plural } from '../src/chat/format.js';
 import type { Flow, FlowContext, Outcome } from '../src/chat/types.js';
 import { walletLines } from '../src/chat/views.js';
 import { isBilled } from '../src/domain/deployment.js';
-import { formatTft, HOUR_MS, type Units } from '../src/domain/money.js';
-import { LOW_RUNWAY_MS, runwayMs } from '../src/services/wallet.js';
+import { formatTft, HOUR_MS, runwayMs, type Units } from '../src/domain/money.js';
+import { LOW_RUNWAY_MS } from '../src/services/wallet.js';
 
 const SHOWN_DEPOSITS = 10;
 

@@ -53,5 +53,10 @@ export function mul(a: Units, factor: number): Units {
 
 export const HOUR_MS = 3_600_000;
 export const DAY_MS = 24 * HOUR_MS;
+/** How long a balance lasts at an hourly burn, in whole hours as the grid bills; Infinity with no burn. */
+export function runwayMs(balance: Units, hourlyBurn: Units): number {
+  return hourlyBurn > 0 ? Math.floor(Math.max(0, balance) / hourlyBurn) * HOUR_MS : Infinity;
+}
+
 /** The month the grid's calculator uses: 730 hours. */
 export const HOURS_PER_MONTH = 730;

@@ -23,6 +23,20 @@ export interface ProbeResult {
   detail?: string;
 }
 
+/** Where to ask a node, and with what: only the Bitcoin-style RPC wants the credentials the bot generated. */
+export function probeTargetOf(
+  spec: ProbeSpec,
+  n: { contractIds: number[]; publicIp?: string; mycelium?: string },
+  secrets: () => Record<string, string>,
+): ProbeTarget {
+  return {
+    contractId: n.contractIds[0] ?? -1,
+    ...(n.publicIp ? { publicIp: n.publicIp } : {}),
+    ...(n.mycelium ? { mycelium: n.mycelium } : {}),
+    secrets: spec.kind === 'bitcoin-rpc' ? secrets() : {},
+  };
+}
+
 export interface Prober {
   probe(spec: ProbeSpec, target: ProbeTarget): Promise<ProbeResult>;
 }

@@ -7,14 +7,14 @@ import type { Clock } from '../clock.js';
 import { profileById, type NodeProfile } from '../catalog/index.js';
 import type { SecretBox } from '../chain/secret-box.js';
 import { isBilled, isDeletable, isLive, isWatched, STATE_LABEL, transition, type Deployment, extensionClaim, type Extension, type Payment, type Placement } from '../domain/deployment.js';
-import { ceilToTft, HOUR_MS, HOURS_PER_MONTH, mul, type Units } from '../domain/money.js';
+import { ceilToTft, HOURS_PER_MONTH, mul, runwayMs, type Units } from '../domain/money.js';
 import type { User } from '../domain/user.js';
 import type { Grid, VmInfo } from '../grid/port.js';
 import type { ZdbBackend } from '../domain/deployment.js';
 import { backendCount, groupCount, MAX_STORAGE_GROUPS, newPassword, planStorage, SECRET, storageLayout, storageSecrets, type StorageLayout } from '../storage/plan.js';
 import { RESHAPING_JOBS } from '../jobs/job-store.js';
 import type { JobQueue } from '../jobs/worker.js';
-import { syncLabel, type Prober } from '../probes/prober.js';
+import { probeTargetOf, syncLabel, type Prober } from '../probes/prober.js';
 import type { UserStore } from '../store/user-store.js';
 import type { Plan, PlannedNode, Planner } from './planner.js';
 import type { UserService } from './users.js';
@@ -330,7 +330,7 @@ export class DeploymentService {
   async topUpQuote(user: User, hours: number): Promise<{ amount: Units; view: WalletView; runwayAfterMs: number }> {
     const view = await this.walletView(user);
     const amount = ceilToTft(Math.max(1, mul(view.hourlyBurn, hours)));
-    const runwayAfterMs = view.hourlyBurn > 0 ? Math.floor((view.balance + amount) / view.hourlyBurn) * HOUR_MS : Infinity;
+    const runwayAfterMs = runwayMs(view.balance + amount, view.hourlyBurn);
     return { amount, view, runwayAfterMs };
   }
 
@@ -463,7 +463,7 @@ export class DeploymentService {
   private async addSync(d: Deployment, nodes: NodeStatus[]): Promise<void> {
     const spec = profileById(d.profileId)?.probe;
     if (!spec || spec.kind === 'none') return;
-    const secrets = spec.kind === 'bitcoin-rpc' ? this.generatedSecrets(d) : {};
+    const secrets = () => this.generatedSecrets(d);
     await Promise.all(
       nodes.map(async (s) => {
         const n = d.nodes.find((x) => x.index === s.index);
@@ -472,8 +472,7 @@ export class DeploymentService {
           s.chainSync = syncLabel({ state: 'syncing', progress: n.sync?.progress ?? 0, stalledSince: n.sync?.since ?? 0 });
           return;
         }
-        const target = { contractId: n.contractIds[0] ?? -1, ...(n.publicIp ? { publicIp: n.publicIp } : {}), ...(n.mycelium ? { mycelium: n.mycelium } : {}), secrets };
-        const r = await this.prober.probe(spec, target);
+        const r = await this.prober.probe(spec, probeTargetOf(spec, n, secrets));
         if (r.state !== 'unreachable') s.chainSync = syncLabel(r);
       }),
     );
@@ -486,7 +485,7 @@ export class DeploymentService {
       address: user.identity.address,
       balance,
       hourlyBurn,
-      runwayMs: hourlyBurn > 0 ? Math.floor(balance / hourlyBurn) * 3_600_000 : Infinity,
+      runwayMs: runwayMs(balance, hourlyBurn),
     };
   }
 }

@@ -29,11 +29,6 @@ export interface WithdrawalParams {
 /** An answer checked against the rules: its value, or why not in plain words for the user (escape it for HTML). */
 export type Checked<T> = { ok: true; value: T } | { ok: false; reason: string };
 
-/** How long a balance lasts at an hourly burn, in whole hours as the grid bills; Infinity with no burn. */
-export function runwayMs(balance: Units, hourlyBurn: Units): number {
-  return hourlyBurn > 0 ? Math.floor(Math.max(0, balance) / hourlyBurn) * HOUR_MS : Infinity;
-}
-
 /** Why an amount cannot be withdrawn from a balance, or undefined when it can. */
 export function withdrawalAmountProblem(amount: Units, balance: Units): string | undefined {
   if (!Number.isSafeInteger(amount) || amount <= 0) return 'The amount must be more than 0 TFT.';

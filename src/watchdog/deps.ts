@@ -1,5 +1,4 @@
 /** What the watchdog's passes are built from; the composition root fills it in. */
-import type { Button } from '../chat/types.js';
 import type { Clock } from '../clock.js';
 import type { Chain, Grid } from '../grid/port.js';
 import type { JobQueue } from '../jobs/worker.js';
@@ -9,15 +8,7 @@ import type { DeploymentService } from '../services/deployments.js';
 import type { UserService } from '../services/users.js';
 import type { WalletService } from '../services/wallet.js';
 import type { UserStore } from '../store/user-store.js';
-
-/** A message the outbox keeps on disk until Telegram has it; the same id is sent once. */
-export interface WatchdogNotice {
-  id: string;
-  chatId: number;
-  text: string;
-  buttons?: Button[][];
-  qr?: string;
-}
+import type { Notice } from '../telegram/notice-queue.js';
 
 export interface WatchdogDeps {
   store: UserStore;
@@ -26,7 +17,8 @@ export interface WatchdogDeps {
   wallet: WalletService;
   deployments: DeploymentService;
   jobs: JobQueue;
-  notices: { notice(n: WatchdogNotice): Promise<boolean> };
+  /** the outbox's queue on disk: the same id is sent once */
+  notices: { notice(n: Notice): Promise<boolean> };
   /** the chain's own health: sync progress, 0-db PING */
   prober: Prober;
   clock: Clock;

@@ -12,7 +12,7 @@ import { isWatched, transition, type Deployment, type NodeInstance, type NodePro
 import type { User } from '../domain/user.js';
 import type { ContractInfo, GridNode, Identity } from '../grid/port.js';
 import { RESHAPING_JOBS } from '../jobs/job-store.js';
-import type { ProbeResult } from '../probes/prober.js';
+import { probeTargetOf, type ProbeResult } from '../probes/prober.js';
 import type { WatchdogDeps } from './deps.js';
 
 export interface HealthOutcome {
@@ -28,8 +28,6 @@ interface Look {
   sync?: ProbeResult;
 }
 
-const needsSecrets = (d: Deployment) => profileById(d.profileId)?.probe?.kind === 'bitcoin-rpc';
-
 /** The grid's view of one node, then the node's own; node statuses are shared by every deployment of one pass. */
 async function look(
   deps: WatchdogDeps,
@@ -38,13 +36,12 @@ async function look(
   n: NodeInstance,
   contracts: Map<number, ContractInfo>,
   nodes: Map<number, Promise<GridNode | undefined>>,
-  secrets: Record<string, string>,
+  secrets: () => Record<string, string>,
 ): Promise<Look> {
   const found = await onGrid(deps, identity, d, n, contracts, nodes);
   const spec = profileById(d.profileId)?.probe;
   if (found !== 'ok' || !spec || spec.kind === 'none') return { found };
-  const target = { contractId: n.contractIds[0] ?? -1, ...(n.publicIp ? { publicIp: n.publicIp } : {}), ...(n.mycelium ? { mycelium: n.mycelium } : {}), secrets };
-  return { found, sync: await deps.prober.probe(spec, target) };
+  return { found, sync: await deps.prober.probe(spec, probeTargetOf(spec, n, secrets)) };
 }
 
 async function onGrid(
@@ -87,7 +84,8 @@ export async function checkHealth(deps: WatchdogDeps, user: User, nodes: Map<num
   for (const d of watched) {
     // by grid name: a node swapped in between the look and the write is not blamed for the old one
     const looked = new Map<string, Look>();
-    const secrets = needsSecrets(d) ? deps.deployments.generatedSecrets(d) : {};
+    let unsealed: Record<string, string> | undefined; // once per deployment, and only if a probe wants them
+    const secrets = () => (unsealed ??= deps.deployments.generatedSecrets(d));
     for (const n of d.nodes.filter((x) => x.state === 'ok')) looked.set(n.gridName, await look(deps, identity, d, n, contracts, nodes, secrets));
     out.checked += looked.size;
     const evolve = (n: NodeInstance) => evolveNode(n, looked.get(n.gridName), now);

@@ -2,13 +2,28 @@
  * The one list of settings: environment variables parsed and validated at the edge (zod), turned
  * into a typed config. Nothing else in the product reads process.env.
  */
+import { mnemonicValidate } from '@polkadot/util-crypto';
 import cron from 'node-cron';
 import { z } from 'zod';
 import path from 'node:path';
+import { defaultUrls, type GridNetwork, type TfGridSettings } from './grid/tfgrid/seams.js';
+
+/** The TFT bridge on Stellar per network: a deposit to it with memo twin_<id> lands on that twin's TFChain account. */
+export const BRIDGE_ADDRESSES: Record<GridNetwork, string> = {
+  main: 'GBNOTAYUMXVO5QDYWYO2SOCOYIJ3XFIP65GKOQN7H65ZZSO6BK4SLWSC',
+  test: 'GA2CWNBUHX7NZ3B5GR4I23FMU7VY5RPA77IUJTIXTTTGKYSKDSV6LUA4',
+  dev: 'GDHJP6TF3UXYXTNEZ2P36J5FH7W4BJJQ4AYYAXC66I2Q2AH5B6O6BCFG',
+  qa: 'GAQH7XXFBRWXT2SBK6AHPOLXDCLXVFAKFSOJIRMRNCDINWKHGI6UYVKM',
+};
 
 const bool = z
   .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off'])
   .transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
+
+const serviceUrl = (name: string, protocols: string[]) =>
+  z.url({ message: `${name} must be a URL` }).refine((v) => !URL.canParse(v) || protocols.includes(new URL(v).protocol), {
+    message: `${name} must start with ${protocols.map((p) => `${p}//`).join(' or ')}`,
+  });
 
 const cronExpr = (name: string) =>
   z.string().refine((v) => cron.validate(v), { message: `${name} is not a cron expression (minute hour day month weekday, e.g. "*/5 * * * *")` });
@@ -26,6 +41,18 @@ const EnvSchema = z.object({
     .optional(),
   GRID_NETWORK: z.enum(['dev', 'qa', 'test', 'main']).optional(),
   GRID_MNEMONIC: z.string().optional(),
+  GRID_PROXY_URL: serviceUrl('GRID_PROXY_URL', ['https:', 'http:']).optional(),
+  GRID_SUBSTRATE_URL: serviceUrl('GRID_SUBSTRATE_URL', ['wss:', 'ws:']).optional(),
+  GRID_RELAY_URL: serviceUrl('GRID_RELAY_URL', ['wss:', 'ws:']).optional(),
+  GRID_GRAPHQL_URL: serviceUrl('GRID_GRAPHQL_URL', ['https:', 'http:']).optional(),
+  GRID_ACTIVATION_URL: serviceUrl('GRID_ACTIVATION_URL', ['https:', 'http:']).optional(),
+  GRID_DEPLOY_TIMEOUT_MINUTES: z.coerce.number().int().min(1).max(60).default(10),
+  GRID_POOL_SIZE: z.coerce.number().int().min(1).max(1000).default(50),
+  GRID_POOL_IDLE_MINUTES: z.coerce.number().min(0.5).max(24 * 60).default(5),
+  STELLAR_BRIDGE_ADDRESS: z
+    .string()
+    .regex(/^G[A-Z2-7]{55}$/, 'STELLAR_BRIDGE_ADDRESS must be a Stellar account address (G followed by 55 letters and digits)')
+    .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOCAL_CHAT: z.enum(['terminal', 'off']).default('terminal'),
   LOCAL_USER_ID: z.coerce.number().int().positive().default(1001),
@@ -55,7 +82,9 @@ export interface Config {
   telegram: { mode: 'local'; chat: 'terminal' | 'off'; userId: number } | { mode: 'remote'; token: string; apiRoot?: string };
   grid:
     | { kind: 'sim'; seed: number; deployMs: number; failureRate: number }
-    | { kind: 'tfgrid'; network: 'dev' | 'qa' | 'test' | 'main'; mnemonic: string };
+    | { kind: 'tfgrid'; settings: TfGridSettings; mnemonic: string };
+  /** where users on Stellar send TFT (memo twin_<id>): the network's bridge, or the override; none on the sim unless set */
+  bridgeAddress?: string;
   /** hex; when absent, local mode keeps a generated key under data/ */
   masterKeyHex?: string;
   paymentTimeoutMs: number;
@@ -84,9 +113,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const e = parsed.data;
   if (e.GRID_NETWORK && !e.GRID_MNEMONIC) throw new ConfigError('GRID_NETWORK is set but GRID_MNEMONIC is not');
   if (e.GRID_MNEMONIC && !e.GRID_NETWORK) throw new ConfigError('GRID_MNEMONIC is set but GRID_NETWORK is not');
-  if (e.GRID_MNEMONIC && !/^(\S+\s+){11}\S+$|^(\S+\s+){23}\S+$/.test(e.GRID_MNEMONIC.trim())) {
-    throw new ConfigError('GRID_MNEMONIC is not a valid 12/24-word mnemonic');
+  const mnemonic = e.GRID_MNEMONIC?.trim().split(/\s+/).join(' ');
+  if (mnemonic !== undefined && !(/^(\S+ ){11}\S+$|^(\S+ ){23}\S+$/.test(mnemonic) && mnemonicValidate(mnemonic))) {
+    throw new ConfigError('GRID_MNEMONIC is not a valid 12/24-word mnemonic (BIP39 words with their checksum, as the ThreeFold dashboard shows it)');
   }
+  const gridOverrides = ['GRID_PROXY_URL', 'GRID_SUBSTRATE_URL', 'GRID_RELAY_URL', 'GRID_GRAPHQL_URL', 'GRID_ACTIVATION_URL'] as const;
+  const stray = gridOverrides.filter((k) => e[k] !== undefined);
+  if (!e.GRID_NETWORK && stray.length > 0) throw new ConfigError(`${stray.join(', ')} only apply to a real grid: set GRID_NETWORK too, or unset them`);
   if (e.GRID_NETWORK && !e.JUKEBOX_MASTER_KEY) {
     throw new ConfigError('JUKEBOX_MASTER_KEY is required with a real grid: user wallets hold real money');
   }
@@ -98,9 +131,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     telegram,
     grid:
-      e.GRID_NETWORK && e.GRID_MNEMONIC
-        ? { kind: 'tfgrid', network: e.GRID_NETWORK, mnemonic: e.GRID_MNEMONIC.trim() }
+      e.GRID_NETWORK && mnemonic
+        ? { kind: 'tfgrid', mnemonic, settings: tfgridSettings(e, e.GRID_NETWORK) }
         : { kind: 'sim', seed: e.SIM_SEED, deployMs: Math.round(e.SIM_DEPLOY_SECONDS * 1000), failureRate: e.SIM_FAILURE_RATE },
+    ...((e.STELLAR_BRIDGE_ADDRESS ?? (e.GRID_NETWORK && BRIDGE_ADDRESSES[e.GRID_NETWORK]))
+      ? { bridgeAddress: e.STELLAR_BRIDGE_ADDRESS ?? BRIDGE_ADDRESSES[e.GRID_NETWORK!] }
+      : {}),
     ...(e.JUKEBOX_MASTER_KEY ? { masterKeyHex: e.JUKEBOX_MASTER_KEY } : {}),
     paymentTimeoutMs: e.PAYMENT_TIMEOUT_MINUTES * 60_000,
     depositPollMs: Math.round(e.DEPOSIT_POLL_SECONDS * 1000),
@@ -111,5 +147,23 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     recovery: { maxTries: e.RECOVERY_MAX_TRIES, backoffMs: Math.round(e.RECOVERY_BACKOFF_MINUTES * 60_000) },
     topUpHours: e.REMINDER_TOPUP_DAYS * 24,
     ...(e.CATALOG_FILE ? { catalogFile: e.CATALOG_FILE } : {}),
+  };
+}
+
+function tfgridSettings(e: z.infer<typeof EnvSchema>, network: GridNetwork): TfGridSettings {
+  const urls = defaultUrls(network);
+  return {
+    network,
+    urls: {
+      proxy: e.GRID_PROXY_URL ?? urls.proxy,
+      substrate: e.GRID_SUBSTRATE_URL ?? urls.substrate,
+      relay: e.GRID_RELAY_URL ?? urls.relay,
+      graphql: e.GRID_GRAPHQL_URL ?? urls.graphql,
+      activation: e.GRID_ACTIVATION_URL ?? urls.activation,
+    },
+    deploymentTimeoutMinutes: e.GRID_DEPLOY_TIMEOUT_MINUTES,
+    poolSize: e.GRID_POOL_SIZE,
+    poolIdleMs: Math.round(e.GRID_POOL_IDLE_MINUTES * 60_000),
+    bridgeAddress: e.STELLAR_BRIDGE_ADDRESS ?? BRIDGE_ADDRESSES[network],
   };
 }

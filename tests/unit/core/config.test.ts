@@ -66,9 +66,66 @@ describe('loadConfig', () => {
   });
 
   it('a real grid with a mnemonic and a master key', () => {
-    const c = loadConfig({ GRID_NETWORK: 'main', GRID_MNEMONIC: `  ${MNEMONIC_12}\n`, JUKEBOX_MASTER_KEY: KEY });
-    expect(c.grid).toEqual({ kind: 'tfgrid', network: 'main', mnemonic: MNEMONIC_12 });
+    const c = loadConfig({ GRID_NETWORK: 'main', GRID_MNEMONIC: `  ${MNEMONIC_12.replace(' ', '  ')}\n`, JUKEBOX_MASTER_KEY: KEY });
+    expect(c.grid).toEqual({
+      kind: 'tfgrid',
+      mnemonic: MNEMONIC_12,
+      settings: {
+        network: 'main',
+        urls: {
+          proxy: 'https://gridproxy.grid.tf',
+          substrate: 'wss://tfchain.grid.tf/ws',
+          relay: 'wss://relay.grid.tf',
+          graphql: 'https://graphql.grid.tf/graphql',
+          activation: 'https://activation.grid.tf/activation/activate',
+        },
+        deploymentTimeoutMinutes: 10,
+        poolSize: 50,
+        poolIdleMs: 300_000,
+        bridgeAddress: 'GBNOTAYUMXVO5QDYWYO2SOCOYIJ3XFIP65GKOQN7H65ZZSO6BK4SLWSC',
+      },
+    });
+    expect(c.bridgeAddress).toBe('GBNOTAYUMXVO5QDYWYO2SOCOYIJ3XFIP65GKOQN7H65ZZSO6BK4SLWSC');
     expect(c.masterKeyHex).toBe(KEY);
+  });
+
+  it('a test network gets its own service URLs and bridge; each URL, the timeout and the pool can be overridden', () => {
+    const base = { GRID_NETWORK: 'test', GRID_MNEMONIC: MNEMONIC_12, JUKEBOX_MASTER_KEY: KEY };
+    const t = loadConfig(base).grid;
+    if (t.kind !== 'tfgrid') throw new Error('expected the real grid');
+    expect(t.settings.urls.substrate).toBe('wss://tfchain.test.grid.tf/ws');
+    expect(t.settings.bridgeAddress).toBe('GA2CWNBUHX7NZ3B5GR4I23FMU7VY5RPA77IUJTIXTTTGKYSKDSV6LUA4');
+    const o = loadConfig({
+      ...base,
+      GRID_SUBSTRATE_URL: 'ws://127.0.0.1:9944',
+      GRID_PROXY_URL: 'http://127.0.0.1:8080',
+      GRID_DEPLOY_TIMEOUT_MINUTES: '20',
+      GRID_POOL_SIZE: '8',
+      GRID_POOL_IDLE_MINUTES: '1',
+    }).grid;
+    if (o.kind !== 'tfgrid') throw new Error('expected the real grid');
+    expect(o.settings).toMatchObject({ deploymentTimeoutMinutes: 20, poolSize: 8, poolIdleMs: 60_000 });
+    expect(o.settings.urls).toMatchObject({ substrate: 'ws://127.0.0.1:9944', proxy: 'http://127.0.0.1:8080', relay: 'wss://relay.test.grid.tf' });
+  });
+
+  it('the simulated grid offers no Stellar bridge unless one is set', () => {
+    expect(loadConfig({}).bridgeAddress).toBeUndefined();
+    const addr = 'GDHJP6TF3UXYXTNEZ2P36J5FH7W4BJJQ4AYYAXC66I2Q2AH5B6O6BCFG';
+    expect(loadConfig({ STELLAR_BRIDGE_ADDRESS: addr }).bridgeAddress).toBe(addr);
+    expect(configError({ STELLAR_BRIDGE_ADDRESS: '5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNQXCcoLZiWxLGTo' }).message).toContain('STELLAR_BRIDGE_ADDRESS');
+  });
+
+  it.each([
+    ['GRID_SUBSTRATE_URL', 'https://tfchain.grid.tf/ws', /GRID_SUBSTRATE_URL must start with wss:\/\/ or ws:\/\//],
+    ['GRID_PROXY_URL', 'gridproxy', /GRID_PROXY_URL must be a URL/],
+    ['GRID_POOL_SIZE', '0', /GRID_POOL_SIZE/],
+    ['GRID_DEPLOY_TIMEOUT_MINUTES', '90', /GRID_DEPLOY_TIMEOUT_MINUTES/],
+  ])('%s=%j is refused with a clear error', (name, value, message) => {
+    expect(configError({ GRID_NETWORK: 'dev', GRID_MNEMONIC: MNEMONIC_12, JUKEBOX_MASTER_KEY: KEY, [name]: value }).message).toMatch(message);
+  });
+
+  it('grid URL overrides without GRID_NETWORK are refused: they would be silently ignored', () => {
+    expect(configError({ GRID_RELAY_URL: 'wss://relay.example.org' }).message).toMatch(/GRID_RELAY_URL only apply to a real grid/);
   });
 
   it('a malformed bot token is refused, naming the variable but not echoing the value', () => {
@@ -103,6 +160,13 @@ describe('loadConfig', () => {
     expect(configError({ GRID_NETWORK: 'main', GRID_MNEMONIC: `${MNEMONIC_12} extra`, JUKEBOX_MASTER_KEY: KEY }).message).toContain(
       'GRID_MNEMONIC',
     );
+  });
+
+  it('twelve words with a wrong BIP39 checksum are refused as not a valid 12/24-word mnemonic', () => {
+    const badChecksum = MNEMONIC_12.replace(/yellow$/, 'winner');
+    const e = configError({ GRID_NETWORK: 'main', GRID_MNEMONIC: badChecksum, JUKEBOX_MASTER_KEY: KEY });
+    expect(e.message).toContain('GRID_MNEMONIC is not a valid 12/24-word mnemonic');
+    expect(e.message).not.toContain('legal');
   });
 
   it('a real grid without a master key is refused (user wallets hold real money)', () => {

@@ -17,7 +17,7 @@ import type { User } from '../src/domain/user.js';
 import type { Services } from '../src/services/index.js';
 import { MAX_NODES } from '../src/services/deployments.js';
 import { formatGb, groupCount, layoutOf, MAX_STORAGE_GROUPS, planGroup, schemeLabel } from '../src/storage/plan.js';
-import { qrPrompt } from './payment.js';
+import { qrPrompt, stellarPrompt, type PromptActions } from './payment.js';
 import { pickStep } from './pick.js';
 
 interface ExtendData {
@@ -45,7 +45,7 @@ const CONFIRM_OR_CANCEL = [
   { label: 'Cancel', value: 'cancel' },
 ];
 
-const EXTENSION_ACTIONS = { paid: 'xpaid', simulate: 'xsim', cancel: 'xcancel', cancelLabel: 'Cancel' };
+const EXTENSION_ACTIONS: PromptActions = { paid: 'xpaid', simulate: 'xsim', stellar: 'xstellar', cancel: 'xcancel', cancelLabel: 'Cancel' };
 
 async function topUp(c: Ctx, hours: number): Promise<Outcome> {
   const d = chosen(c);
@@ -289,6 +289,11 @@ export const extendActions = {
     const { paid, balance } = await s.deployments.checkExtensionPayment(user, id);
     if (paid) return { send: [], toast: 'Payment found. Going on…' };
     return { send: [{ text: `I don't see the ${formatTft(x.payment.due)} yet (your wallet has ${formatTft(balance)}). Transfers take about a minute; I keep watching and go on by myself.` }] };
+  },
+  async xstellar(user: User, id: string, s: Services): Promise<EngineReply> {
+    const x = pending(user, id);
+    if (!x?.payment) return { send: [], toast: 'Nothing is waiting for a payment there.' };
+    return stellarPrompt(s, user, x.payment);
   },
   async xsim(user: User, id: string, s: Services): Promise<EngineReply> {
     const x = pending(user, id);

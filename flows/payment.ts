@@ -6,12 +6,24 @@ import { esc } from '../src/chat/format.js';
 import type { EngineReply, OutMessage } from '../src/chat/types.js';
 import type { Deployment, Payment } from '../src/domain/deployment.js';
 import { formatTft } from '../src/domain/money.js';
+import { BRIDGE_DEPOSIT_FEE } from '../src/services/wallet.js';
 import type { User } from '../src/domain/user.js';
 import type { Services } from '../src/services/index.js';
 
+/** The callback actions of a payment prompt's buttons: each names what it acts on by the id that follows. */
+export interface PromptActions {
+  paid: string;
+  simulate: string;
+  stellar: string;
+  cancel: string;
+  cancelLabel: string;
+}
+
+const ORDER_ACTIONS: PromptActions = { paid: 'paid', simulate: 'simpay', stellar: 'stellar', cancel: 'cancelorder', cancelLabel: 'Cancel order' };
+
 /** The QR code of an order waiting for its payment, with its buttons; /status shows it again. */
 export function paymentPrompt(s: Services, d: Deployment): Promise<OutMessage> {
-  return qrPrompt(s, d.payment!, `To deploy <b>${esc(d.name)}</b>`, { paid: 'paid', simulate: 'simpay', cancel: 'cancelorder', cancelLabel: 'Cancel order' }, d.id);
+  return qrPrompt(s, d.payment!, `To deploy <b>${esc(d.name)}</b>`, ORDER_ACTIONS, d.id);
 }
 
 /** A payment prompt: the QR photo, the URI to paste, and buttons naming actions on `id`. */
@@ -19,11 +31,12 @@ export async function qrPrompt(
   s: Services,
   p: Payment,
   purpose: string,
-  actions: { paid: string; simulate: string; cancel: string; cancelLabel: string },
+  actions: PromptActions,
   id: string,
 ): Promise<OutMessage> {
   const until = new Date(p.expiresAt).toISOString().slice(11, 16);
   const buttons = [[{ label: '✅ I have paid', data: `a:${actions.paid}:${id}` }]];
+  if (s.wallet.offersStellar) buttons.push([{ label: '🌟 Pay from Stellar instead', data: `a:${actions.stellar}:${id}` }]);
   if (s.wallet.canSimulatePayments) buttons.push([{ label: '🧪 Simulate payment (test grid only)', data: `a:${actions.simulate}:${id}` }]);
   buttons.push([{ label: `✖ ${actions.cancelLabel}`, data: `a:${actions.cancel}:${id}` }]);
   return {
@@ -33,6 +46,33 @@ export async function qrPrompt(
       `I go on as soon as it arrives, and wait until ${until} UTC. The TFT stay yours until the grid bills them.\n\n` +
       `Or paste this into your wallet:\n<code>${esc(p.uri)}</code>`,
     buttons,
+  };
+}
+
+/**
+ * The bridge form of a payment prompt, for TFT held on Stellar. The memo names the user's twin, so
+ * it exists only once the wallet is registered on the grid (the order's job does that first).
+ */
+export async function stellarPrompt(s: Services, user: User, p: Payment): Promise<EngineReply> {
+  if (!s.wallet.offersStellar) return { send: [], toast: 'Paying from Stellar is not offered here.' };
+  const twinId = (await s.users.current(user.id))?.identity.twinId;
+  if (twinId === undefined) {
+    return {
+      send: [{ text: '⏳ Your Jukebox wallet is still being registered on the grid, and the bridge can only pay into a registered wallet. This takes about a minute the first time: press the button again shortly.' }],
+    };
+  }
+  const uri = s.wallet.bridgeUri(twinId, p.due);
+  return {
+    send: [
+      {
+        photo: await s.wallet.qrPng(uri),
+        text:
+          `🌟 From a Stellar wallet (ThreeFold Connect's Stellar account, or any Stellar wallet holding TFT), send <b>${formatTft(p.due + BRIDGE_DEPOSIT_FEE)}</b> ` +
+          `to the TFT bridge with the memo <code>twin_${twinId}</code>. The bridge keeps ${formatTft(BRIDGE_DEPOSIT_FEE)} as its fee and puts the rest in your Jukebox wallet, usually within a few minutes; I go on by myself when it arrives.\n` +
+          `The memo is what tells the bridge the TFT are yours: without it they do not reach your wallet.\n\n` +
+          `Or paste this into your Stellar wallet:\n<code>${esc(uri)}</code>`,
+      },
+    ],
   };
 }
 
@@ -63,6 +103,12 @@ export const paymentActions = {
         },
       ],
     };
+  },
+
+  async stellar(user: User, id: string, s: Services): ActionResult {
+    const d = order(user, id);
+    if (d?.state !== 'awaiting_payment') return notWaiting(d);
+    return stellarPrompt(s, user, d.payment!);
   },
 
   async simpay(user: User, id: string, s: Services): ActionResult {

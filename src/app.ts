@@ -58,6 +58,8 @@ export interface AppOptions {
   recovery?: { maxTries: number; backoffMs: number };
   /** the period a reminder's top-up QR buys; default 30 days */
   topUpHours?: number;
+  /** the TFT bridge on Stellar: payment prompts then also offer paying from a Stellar wallet */
+  bridgeAddress?: string;
 }
 
 export interface App {
@@ -96,7 +98,7 @@ export async function createApp(o: AppOptions): Promise<App> {
   // the worker and the services need each other: services enqueue jobs, jobs use services
   const handlers = {} as Record<JobType, JobHandler>;
   const worker = new JobWorker(jobStore, handlers, clock, o.log.child({ mod: 'jobs' }), o.jobConcurrency ?? 4);
-  const wallet = new WalletService(store, o.grid, o.faucet, worker);
+  const wallet = new WalletService(store, o.grid, o.faucet, worker, o.bridgeAddress);
   const deployments = new DeploymentService(store, users, planner, wallet, o.grid, worker, box, clock, o.paymentTimeoutMs, o.prober);
   const deps: JobDeps = {
     store,

@@ -129,6 +129,22 @@ export function provisionJob(deps: JobDeps): JobHandler {
     if (!user || !d) return { done: true };
     if (j.isInterrupted('end')) return end(j, user, d, j.begunWith<Ending>('end')!);
 
+    /** The identity's twin, once: deployments need it, and the Stellar bridge form names it. */
+    async function registerTwin(): Promise<void> {
+      if (j.isDone('twin')) return;
+      await j.begin('twin');
+      const twinId = await grid.ensureTwin(users.identityOf(user!));
+      await store.update(userId, (u) => {
+        u.identity.twinId = twinId;
+      });
+      await j.done('twin', { twinId });
+    }
+
+    if (d.state === 'awaiting_payment' && wallet.offersStellar && user.identity.twinId === undefined) {
+      // registered while the user reads the prompt, so the bridge form is there when they ask for it;
+      // a failure here only delays that form: the step runs again once the order is paid
+      await registerTwin().catch((err: unknown) => log.warn({ err, user: userId, deployment: d!.id }, 'early twin registration failed'));
+    }
     if (d.state === 'awaiting_payment') {
       await wallet.syncDeposits(userId);
       if (!(await wallet.isOrderPaid(userId, d))) {
@@ -148,14 +164,7 @@ export function provisionJob(deps: JobDeps): JobHandler {
     if (!profile) throw new Error(`deployment ${d.id} has unknown profile ${d.profileId}`);
     const identity = users.identityOf(user);
 
-    if (!j.isDone('twin')) {
-      await j.begin('twin');
-      const twinId = await grid.ensureTwin(identity);
-      await store.update(userId, (u) => {
-        u.identity.twinId = twinId;
-      });
-      await j.done('twin', { twinId });
-    }
+    await registerTwin();
 
     if (profile.kind === 'storage') {
       // 0-db backends instead of VMs (jobs/storage.ts); ends the same way: up, or rolled back by the sweep

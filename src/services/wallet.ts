@@ -37,6 +37,9 @@ export function withdrawalAmountProblem(amount: Units, balance: Units): string |
   return undefined;
 }
 
+/** What the Stellar bridge keeps of each deposit (tfchain bridge docs: "a depositfee of 1 TFT will be taken"). */
+export const BRIDGE_DEPOSIT_FEE: Units = UNITS_PER_TFT;
+
 const refuse = (reason: string): { ok: false; reason: string } => ({ ok: false, reason });
 
 export class WalletService {
@@ -45,6 +48,8 @@ export class WalletService {
     private readonly chain: Chain,
     private readonly faucet: Faucet | undefined,
     private readonly jobs: JobQueue,
+    /** the TFT bridge on Stellar for this grid; unset, the payment prompts offer only TFChain */
+    private readonly bridgeAddress?: string,
   ) {}
 
   balance(user: User): Promise<Units> {
@@ -170,6 +175,21 @@ export class WalletService {
   /** `TFT:<address>?amount=<n>&sender=me`, the amount in whole TFT rounded up. */
   paymentUri(address: string, amount: Units): string {
     return `TFT:${address}?amount=${Math.ceil(amount / UNITS_PER_TFT)}&sender=me`;
+  }
+
+  /** Whether payment prompts offer the Stellar bridge form. */
+  get offersStellar(): boolean {
+    return this.bridgeAddress !== undefined;
+  }
+
+  /**
+   * `TFT:<bridge>?message=twin_<id>&amount=<n>&sender=me`: TFT sent from Stellar with that memo land
+   * on the twin's TFChain account, which is this wallet. The bridge keeps its deposit fee, so the
+   * amount asked includes it; the twin must exist, or the bridge refunds the deposit.
+   */
+  bridgeUri(twinId: number, amount: Units): string {
+    if (!this.bridgeAddress) throw new Error('no Stellar bridge is configured');
+    return `TFT:${this.bridgeAddress}?message=twin_${twinId}&amount=${Math.ceil((amount + BRIDGE_DEPOSIT_FEE) / UNITS_PER_TFT)}&sender=me`;
   }
 
   qrPng(uri: string): Promise<Buffer> {

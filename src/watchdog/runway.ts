@@ -12,7 +12,7 @@ import { isBilled, isWatched, type Deployment } from '../domain/deployment.js';
 import { ceilToTft, formatTft, HOUR_MS, type Units } from '../domain/money.js';
 import type { User } from '../domain/user.js';
 import type { ContractInfo } from '../grid/port.js';
-import { LOW_RUNWAY_MS } from '../services/wallet.js';
+import { BRIDGE_DEPOSIT_FEE, LOW_RUNWAY_MS } from '../services/wallet.js';
 import type { WatchdogDeps } from './deps.js';
 
 export const LEVELS = ['7d', '3d', '1d', 'grace'] as const;
@@ -69,6 +69,13 @@ export function runwayOf(balance: Units, contracts: ContractInfo[], now: number)
   return { balance, burn, hours: burn > 0 ? Math.floor(balance / burn) : Infinity, grace, owed };
 }
 
+/** The bridge form for users whose TFT are on Stellar: short, as it shares the caption's 1,024 characters. */
+function stellarLine(deps: WatchdogDeps, user: User, amount: Units): string {
+  const twinId = user.identity.twinId;
+  if (!deps.wallet.offersStellar || twinId === undefined) return '';
+  return `\nFrom Stellar (memo <code>twin_${twinId}</code>, the bridge’s ${formatTft(BRIDGE_DEPOSIT_FEE)} fee included):\n<code>${esc(deps.wallet.bridgeUri(twinId, amount))}</code>`;
+}
+
 const NAMES_SHOWN = 5;
 const when = (t: number) => `${new Date(t).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 
@@ -111,7 +118,7 @@ export async function checkRunway(deps: WatchdogDeps, user: User): Promise<{ rem
     await deps.notices.notice({
       id: `runway:${user.id}:${plan.state.epoch}:${plan.send}`,
       chatId: user.chatId,
-      text: `${reminderText(plan.send, r, stillBilled.length ? stillBilled : billed, amount, deps.topUpHours, now)}\n\n<code>${esc(uri)}</code>`,
+      text: `${reminderText(plan.send, r, stillBilled.length ? stillBilled : billed, amount, deps.topUpHours, now)}\n\n<code>${esc(uri)}</code>${stellarLine(deps, user, amount)}`,
       qr: uri,
     });
     log.info({ user: user.id, level: plan.send, runwayHours: r.hours, balance: r.balance, burn: r.burn }, 'runway reminder queued');

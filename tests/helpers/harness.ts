@@ -22,6 +22,8 @@ export interface HarnessOptions {
   log?: Logger;
   emu?: BotApiEmulator;
   recovery?: { maxTries: number; backoffMs: number };
+  /** the Stellar bridge the payment prompts offer; none by default, as on the simulated grid */
+  bridgeAddress?: string;
 }
 
 export interface Harness {
@@ -55,6 +57,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       // tests run the watchdog's passes themselves, at the moments they choose
       watchdog: 'manual',
       recovery: opts.recovery ?? { maxTries: 3, backoffMs: 10 * 60_000 },
+      ...(opts.bridgeAddress ? { bridgeAddress: opts.bridgeAddress } : {}),
     });
     await app.start();
     return { grid, app };

@@ -10,34 +10,12 @@ import { GridError, type Identity, type VmInfo } from '../grid/port.js';
 import type { PlannedNode } from '../services/planner.js';
 import type { UserStore } from '../store/user-store.js';
 import type { JobDeps } from './deps.js';
+import { plainReason, recordFailure } from './grid-failure.js';
 import type { Journal } from './journal.js';
 
 /** Attempts per node before giving up; each retry goes to another node. */
 export const ATTEMPTS_PER_NODE = 3;
 const RETRYABLE = new Set(['no_capacity', 'node_down', 'no_public_ip', 'workload_error', 'timeout']);
-
-/** Words a user understands, for what the grid reported. */
-export function plainReason(err: unknown): string {
-  if (!(err instanceof GridError)) return 'an unexpected error on our side';
-  switch (err.code) {
-    case 'insufficient_funds':
-      return 'the wallet did not have enough TFT for the grid';
-    case 'no_capacity':
-      return 'the chosen node ran out of room';
-    case 'node_down':
-      return 'the chosen node went offline';
-    case 'no_public_ip':
-      return 'the farm ran out of public IPv4 addresses';
-    case 'workload_error':
-      return 'the node could not start the machine';
-    case 'timeout':
-      return 'the node did not start the machine in time';
-    case 'no_twin':
-      return 'your grid identity is not registered yet';
-    default:
-      return 'the grid refused the deployment';
-  }
-}
 
 /** One node to bring up: the journal step that records it, the grid name it lives under, where it goes first. */
 export interface NodeSlot {
@@ -160,6 +138,7 @@ export function nodeDeployer(deps: JobDeps) {
         return { ok: true, node: made };
       } catch (err) {
         log.warn({ err, user: user.id, deployment: d.id, node: node.nodeId }, 'node deployment failed');
+        await recordFailure(j, step, node.nodeId, err);
         if (!(err instanceof GridError) || !RETRYABLE.has(err.code)) return { ok: false, reason: plainReason(err) };
         if (j.attempts(step) >= ATTEMPTS_PER_NODE) return { ok: false, reason: plainReason(err) };
         const again = await planner.plan(profile, 1, d.placement, [...new Set(slot.avoid())], d.size, d.certifiedOnly);

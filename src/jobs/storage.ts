@@ -44,7 +44,8 @@ import {
   type StorageLayout,
 } from '../storage/plan.js';
 import { FRONTEND_DEFAULTS, isMycelium, zdbAddress, zdbIps, zstorToml, type ZstorBackend } from '../storage/zstor-config.js';
-import { ATTEMPTS_PER_NODE, nodesTried, placedNode, plainReason, updateDeployment } from './deploy-node.js';
+import { ATTEMPTS_PER_NODE, nodesTried, placedNode, updateDeployment } from './deploy-node.js';
+import { plainReason, recordFailure } from './grid-failure.js';
 import type { JobDeps } from './deps.js';
 import type { Journal } from './journal.js';
 import { notify } from './notify.js';
@@ -258,6 +259,7 @@ export function storageProvisioner(deps: JobDeps) {
         return { ok: true, node: made };
       } catch (err) {
         log.warn({ err, user: user.id, deployment: d.id, node: node.nodeId, backend: slot.index }, 'storage backend deployment failed');
+        await recordFailure(j, step, node.nodeId, err);
         if (!(err instanceof GridError) || !RETRYABLE.has(err.code)) return { ok: false, reason: `${what}: ${zdbReason(err)}` };
         if (j.attempts(step) >= ATTEMPTS_PER_NODE) return { ok: false, reason: `${what}: ${zdbReason(err)}` };
         const { must, rather } = avoidNodes();

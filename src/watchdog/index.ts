@@ -36,6 +36,15 @@ export interface PassReport {
   errors: number;
 }
 
+/** What the chain says happened to a contract; it names the owner's twin, not the user. */
+export interface ContractEvent {
+  kind: 'grace_started' | 'grace_ended' | 'canceled';
+  contractId: number;
+  twinId: number;
+}
+
+type Wanted = { health: boolean; runway: boolean };
+
 /** How many users a pass looks at concurrently: grid reads overlap, the store serializes per user. */
 const CONCURRENCY = 16;
 
@@ -44,6 +53,10 @@ export class Watchdog {
   private readonly running = new Map<keyof Schedules, Promise<unknown>>();
   private stopping = false;
   private paused = false;
+  /** twin → user, learned as passes walk the users: chain events name twins */
+  private readonly twins = new Map<number, number>();
+  /** users a chain event is being handled for; events meanwhile ask for one more look of their kind */
+  private readonly looking = new Map<number, Wanted>();
 
   constructor(private readonly deps: WatchdogDeps, private readonly schedules: Schedules = DEFAULT_SCHEDULES) {
     for (const [k, v] of Object.entries(schedules)) {
@@ -76,6 +89,40 @@ export class Watchdog {
   /** Pausing skips scheduled passes (an operator's switch); passes called directly still run. */
   setPaused(paused: boolean): void {
     this.paused = paused;
+  }
+
+  /**
+   * A contract event from the chain: its owner is looked at now rather than at the next pass, so a
+   * cancelled contract is replaced and a grace period reported within seconds. Events about twins
+   * no pass has met yet (none of our users, or a user whose first deployment is minutes old) are
+   * left to the schedule, which finds the same state by polling.
+   */
+  async onContractEvent(e: ContractEvent): Promise<void> {
+    const userId = this.twins.get(e.twinId);
+    if (userId === undefined || this.paused || this.stopping) return;
+    const look: keyof Wanted = e.kind === 'canceled' ? 'health' : 'runway';
+    const busy = this.looking.get(userId);
+    if (busy) {
+      busy[look] = true;
+      return;
+    }
+    const wanted: Wanted = { health: false, runway: false, [look]: true };
+    this.looking.set(userId, wanted);
+    try {
+      while ((wanted.health || wanted.runway) && !this.stopping) {
+        const now = { ...wanted };
+        wanted.health = wanted.runway = false;
+        const user = await this.deps.store.get(userId);
+        if (!user || !needsWatching(user)) break;
+        if (now.health) await checkHealth(this.deps, user, new Map());
+        if (now.runway) await checkRunway(this.deps, user);
+      }
+      this.deps.log.info({ user: userId, event: e.kind, contract: e.contractId }, 'chain event handled');
+    } catch (err) {
+      this.deps.log.error({ err, user: userId, event: e }, 'watchdog could not act on a chain event');
+    } finally {
+      this.looking.delete(userId);
+    }
   }
 
   health(): Promise<PassReport> {
@@ -133,6 +180,7 @@ export class Watchdog {
           try {
             const user = await this.deps.store.get(id);
             if (!user) continue;
+            if (user.identity.twinId !== undefined) this.twins.set(user.identity.twinId, user.id);
             report.users++;
             if (name !== 'reconcile' && !needsWatching(user)) {
               await this.deps.store.unwatchIfIdle(id);

@@ -58,5 +58,5 @@ export function runwayMs(balance: Units, hourlyBurn: Units): number {
   return hourlyBurn > 0 ? Math.floor(Math.max(0, balance) / hourlyBurn) * HOUR_MS : Infinity;
 }
 
-/** The month the grid's calculator uses: 730 hours. */
+/** A month of a deployment, as the bot asks it paid up front: 730 hours (365 × 24 / 12). grid_client's calculator prices 720 (24 × 30); the larger month never asks too little. */
 export const HOURS_PER_MONTH = 730;

@@ -1,0 +1,514 @@
+/**
+ * The Grid port on the real ThreeFold Grid, through grid_client (client-seam.ts). It keeps the
+ * simulated grid's semantics (a shared contract suite runs both):
+ * - node search and prices use the operator's client (its twin exists); everything about a user's
+ *   deployments uses that user's client from the pool, with modules bound to the deployment's
+ *   project name (see client-seam.ts for why a module per call and not a shared setting);
+ * - grid_client matches project names by prefix ("jukebox/u1/d1" also finds "jukebox/u1/d12");
+ *   reads keep only the exact project, and a deploy checks the exact name is free first;
+ * - a failed deploy reports in GridError.rolledBack every contract it created, checked on chain:
+ *   cancelled by grid_client's rollback, or by us when the rollback left one alive;
+ * - every failure becomes a GridError (errors.ts), with no secret in its message.
+ */
+import { systemClock, type Clock } from '../../clock.js';
+import { DAY_MS, HOUR_MS, type Units } from '../../domain/money.js';
+import type { Logger } from '../../log.js';
+import { Lru } from '../../store/lru.js';
+import {
+  GridError,
+  type ContractInfo,
+  type Grid,
+  type GridNode,
+  type Identity,
+  type NodeFilter,
+  type NodeStatus,
+  type Resources,
+  type VmDeployment,
+  type VmInfo,
+  type ZdbDeployment,
+  type ZdbInfo,
+} from '../port.js';
+import type {
+  ChainContractShape,
+  DeploymentResultShape,
+  GqlContractState,
+  GridClientLike,
+  ModuleContractShape,
+  NodeInfoShape,
+  ProjectModules,
+} from './client-seam.js';
+import { isContractGone, toGridError } from './errors.js';
+import {
+  byFreeCpu,
+  calculatorResourcesOf,
+  hourlyUnits,
+  isDeployable,
+  matchesFilter,
+  networkNameOf,
+  networksOf,
+  parseContract,
+  parseMetadata,
+  selectListed,
+  tftToUnits,
+  toContractInfo,
+  toFilterOptions,
+  toGridNode,
+  toMachinesModel,
+  toVmInfos,
+  toZdbInfos,
+  toZdbsModel,
+  validateProjectName,
+  type ParsedContract,
+} from './models.js';
+import type { ClientPool, TfGridSettings, TwinRegistrar } from './seams.js';
+
+export interface TfGridOptions {
+  settings: TfGridSettings;
+  pool: ClientPool<GridClientLike>;
+  registrar: TwinRegistrar;
+  /** the operator's identity: its client searches nodes and prices */
+  operator: Identity;
+  log: Logger;
+  /** ages the cost cache; default the system clock */
+  clock?: Clock;
+}
+
+const LIVE: GqlContractState[] = ['Created', 'GracePeriod'];
+const ALL: GqlContractState[] = ['Created', 'GracePeriod', 'Deleted', 'OutOfFunds'];
+/** TFChain's grace period: getDeletionTime is its start plus this. */
+const GRACE_MS = 14 * DAY_MS;
+/** filterNodes pages; the search stops at a short page, or after this many */
+const PAGE_SIZE = 100;
+const MAX_PAGES = 20;
+/** contract cost lookups in flight at once per listing */
+const LOOKUPS = 6;
+/** a billed contract's hourly cost changes with prices only; a fresh one's estimate gives way to its first bill */
+const BILLED_COST_TTL_MS = HOUR_MS;
+const ESTIMATE_TTL_MS = 10 * 60_000;
+
+const isDeleted = (c: ChainContractShape | null): boolean => c === null || (c.state !== null && typeof c.state === 'object' && 'deleted' in c.state);
+
+/** Runs fn over items with at most `limit` calls in flight, results in order. */
+async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+function checkPriced(r: Resources & { publicIps: number }): void {
+  for (const k of ['cru', 'mruMb', 'sruGb', 'hruGb'] as const) {
+    if (!Number.isFinite(r[k]) || r[k] < 0) throw new GridError('invalid', `${k} must be a non-negative number, got ${r[k]}`);
+  }
+  if (!Number.isSafeInteger(r.publicIps) || r.publicIps < 0) {
+    throw new GridError('invalid', `publicIps must be a non-negative integer, got ${r.publicIps}`);
+  }
+}
+
+export class TfGrid implements Grid {
+  readonly kind = 'tfgrid' as const;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  /** hourly cost per contract id: a deleted contract's never changes */
+  private readonly costs = new Lru<number, { units: Units; until: number }>(50_000);
+
+  constructor(private readonly o: TfGridOptions) {
+    this.clock = o.clock ?? systemClock;
+    this.log = o.log;
+  }
+
+  // ---------------------------------------------------------------- twins and nodes
+
+  async ensureTwin(id: Identity): Promise<number> {
+    return this.guard(`create the twin of ${id.address}`, [id.mnemonic], () => this.o.registrar.ensureTwin(id));
+  }
+
+  async findNodes(filter: NodeFilter): Promise<GridNode[]> {
+    if (filter.limit !== undefined && (!Number.isSafeInteger(filter.limit) || filter.limit < 0)) {
+      throw new GridError('invalid', `limit must be a non-negative integer, got ${filter.limit}`);
+    }
+    if (filter.limit === 0) return [];
+    return this.asOperator('find nodes', async (c) => {
+      const found = filter.nodeIds ? await this.nodesById(c, filter) : await this.searchNodes(c, filter);
+      found.sort(byFreeCpu);
+      return filter.limit !== undefined ? found.slice(0, filter.limit) : found;
+    });
+  }
+
+  async getNode(nodeId: number): Promise<GridNode | undefined> {
+    return this.asOperator(`get node ${nodeId}`, async (c) => {
+      const raw = await c.capacity.nodes.getNode(nodeId);
+      return raw ? toGridNode(raw) : undefined;
+    });
+  }
+
+  /** Appends the nodes of `raw` that pass the filter (and that anyone may deploy on), once each. */
+  private keep(raw: NodeInfoShape[], filter: NodeFilter, out: GridNode[], seen: Set<number>): void {
+    for (const n of raw) {
+      if (seen.has(n.nodeId) || !isDeployable(n)) continue;
+      seen.add(n.nodeId);
+      const node = toGridNode(n);
+      if (matchesFilter(node, filter)) out.push(node);
+    }
+  }
+
+  private async nodesById(c: GridClientLike, filter: NodeFilter): Promise<GridNode[]> {
+    const raw = await Promise.all([...new Set(filter.nodeIds)].map((id) => c.capacity.nodes.getNode(id)));
+    const out: GridNode[] = [];
+    this.keep(raw.filter((n): n is NodeInfoShape => n !== undefined), filter, out, new Set());
+    return out;
+  }
+
+  /** Pages through filterNodes per status until a page comes back short or enough nodes matched. */
+  private async searchNodes(c: GridClientLike, filter: NodeFilter): Promise<GridNode[]> {
+    const want = filter.status ?? 'up';
+    const statuses: NodeStatus[] = want === 'any' ? ['up', 'standby', 'down'] : [want];
+    const out: GridNode[] = [];
+    const seen = new Set<number>();
+    for (const status of statuses) {
+      for (let page = 1; page <= MAX_PAGES; page++) {
+        const opts = toFilterOptions(filter, { status, availableFor: c.twinId, page, size: PAGE_SIZE });
+        const raw = await c.capacity.filterNodes(opts);
+        this.keep(raw, filter, out, seen);
+        if (raw.length < PAGE_SIZE || (filter.limit !== undefined && out.length >= filter.limit)) break;
+      }
+      if (filter.limit !== undefined && out.length >= filter.limit) break;
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------- deployments
+
+  async deployVms(id: Identity, d: VmDeployment): Promise<{ contractIds: number[] }> {
+    const model = toMachinesModel(d);
+    const secrets = d.machines.flatMap((m) => Object.values(m.env));
+    return this.deploy(id, d, 'vm', secrets, (mods) => ({ module: mods.machines, run: () => mods.machines.deploy(model) }));
+  }
+
+  async deployZdbs(id: Identity, d: ZdbDeployment): Promise<{ contractIds: number[] }> {
+    const model = toZdbsModel(d);
+    const secrets = d.zdbs.map((z) => z.password);
+    return this.deploy(id, d, 'zdb', secrets, (mods) => ({ module: mods.zdbs, run: () => mods.zdbs.deploy(model) }));
+  }
+
+  async getVms(id: Identity, projectName: string, name: string): Promise<VmInfo[]> {
+    validateProjectName(projectName);
+    return noneWithoutTwin(
+      this.asUser(id, `read vm deployment "${name}" of project "${projectName}"`, async (c) => {
+        const m = c.forProject(projectName).machines;
+        const data = await m.getObj(name);
+        return toVmInfos(data, m.contracts, projectName, name);
+      }),
+      [],
+    );
+  }
+
+  async getZdbs(id: Identity, projectName: string, name: string): Promise<ZdbInfo[]> {
+    validateProjectName(projectName);
+    return noneWithoutTwin(
+      this.asUser(id, `read zdb deployment "${name}" of project "${projectName}"`, async (c) => {
+        const m = c.forProject(projectName).zdbs;
+        const data = await m.getObj(name);
+        return toZdbInfos(data, m.contracts, projectName, name);
+      }),
+      [],
+    );
+  }
+
+  /**
+   * grid_client's delete (which also removes the deployment's network), then a direct cancel of
+   * whatever of the deployment is still live: grid_client skips deployments whose node does not
+   * answer, and their contracts would go on billing. Unknown names return [].
+   */
+  async deleteDeployment(id: Identity, projectName: string, name: string): Promise<number[]> {
+    validateProjectName(projectName);
+    const cancelled = this.asUser(id, `delete deployment "${name}" of project "${projectName}"`, async (c) => {
+      const mods = c.forProject(projectName);
+      const [vmNames, zdbNames] = await Promise.all([mods.machines.list(), mods.zdbs.list()]);
+      // grid_client's delete matches project prefixes: when a longer project holds a deployment of
+      // this name too, its delete would take that one as well, so ours is cancelled directly below
+      const shared = (m: { contracts?: ModuleContractShape[] }) =>
+        (m.contracts ?? []).some((x) => x.parsedDeploymentData?.name === name && x.parsedDeploymentData?.projectName !== projectName);
+      const deleted = new Set<number>();
+      const note = (r: DeploymentResultShape) => r.deleted.forEach((x) => deleted.add(Number(x.contractId)));
+      if (vmNames.includes(name) && !shared(mods.machines)) note(await mods.machines.delete({ name }));
+      if (zdbNames.includes(name) && !shared(mods.zdbs)) note(await mods.zdbs.delete({ name }));
+      const live = (await this.parsed(c, LIVE)).filter((x) => x.projectName === projectName);
+      const left = [...live.filter((x) => x.name === name && (x.kind === 'vm' || x.kind === 'zdb')), ...networksOf(live, projectName, name)];
+      for (const x of left) {
+        if (deleted.has(x.contractId)) continue;
+        await this.cancelOnChain(c, x.contractId);
+        deleted.add(x.contractId);
+      }
+      return [...deleted].sort((a, b) => a - b);
+    });
+    return noneWithoutTwin(cancelled, []);
+  }
+
+  async listContracts(id: Identity, opts: { projectPrefix?: string; includeDeleted?: boolean } = {}): Promise<ContractInfo[]> {
+    const listed = this.asUser(id, `list the contracts of ${id.address}`, async (c) => {
+      const rows = selectListed(await this.parsed(c, opts.includeDeleted ? ALL : LIVE), opts.projectPrefix ?? '', opts.includeDeleted === true);
+      return mapLimit(rows, LOOKUPS, async (p) => {
+        const [cost, graceStartedAt] = await Promise.all([this.costOf(c, p), p.state === 'grace' ? this.graceStart(c, p.contractId) : undefined]);
+        return toContractInfo(p, cost, graceStartedAt);
+      });
+    });
+    return noneWithoutTwin(listed, []);
+  }
+
+  /** Not yours (or unknown) → not_found; already deleted → nothing to do. Cancelling a VM also cancels its network when no VM of it is left on that node. */
+  async cancelContract(id: Identity, contractId: number): Promise<void> {
+    const notFound = () => new GridError('not_found', `contract ${contractId} not found among your contracts`);
+    const done = this.asUser(id, `cancel contract ${contractId}`, async (c) => {
+      const onChain = await c.contracts.get({ id: contractId });
+      if (onChain && !isDeleted(onChain)) {
+        if (onChain.twinId !== c.twinId) throw notFound();
+        await this.cancelOnChain(c, contractId);
+        await this.cancelNetworksOf(c, onChain, this.secrets(id));
+        return;
+      }
+      // gone from the chain: a contract of ours cancelled before, or none of ours at all
+      if (!(await this.parsed(c, ALL)).some((x) => x.contractId === contractId)) throw notFound();
+    });
+    // no twin, no contracts
+    return done.catch((err: unknown) => {
+      throw err instanceof GridError && err.code === 'no_twin' ? notFound() : err;
+    });
+  }
+
+  // ---------------------------------------------------------------- prices
+
+  /**
+   * The calculator's shared-node price, without discount, in units per hour (see hourlyUnits).
+   * The calculator takes one public IPv4 as a flag and prices linearly, so n IPs cost n times the
+   * price of one alone.
+   */
+  async hourlyCost(r: Resources & { publicIps: number; certified: boolean }): Promise<Units> {
+    checkPriced(r);
+    return this.asOperator('price resources', (c) =>
+      this.priceOf(c, { cru: r.cru, mru: r.mruMb / 1024, sru: r.sruGb, hru: r.hruGb, publicIps: r.publicIps, certified: r.certified }),
+    );
+  }
+
+  private async priceOf(
+    c: GridClientLike,
+    r: { cru: number; mru: number; sru: number; hru: number; publicIps: number; certified: boolean },
+  ): Promise<Units> {
+    const none = { sharedPrice: 0, dedicatedPrice: 0 };
+    const [plain, oneIp, usdPerTft] = await Promise.all([
+      c.calculator.calculate({ cru: r.cru, mru: r.mru, sru: r.sru, hru: r.hru, ipv4u: false, certified: r.certified }),
+      r.publicIps > 0 ? c.calculator.calculate({ cru: 0, mru: 0, sru: 0, hru: 0, ipv4u: true, certified: r.certified }) : Promise.resolve(none),
+      c.calculator.tftPrice(),
+    ]);
+    return hourlyUnits(plain.sharedPrice + r.publicIps * oneIp.sharedPrice, usdPerTft);
+  }
+
+  /**
+   * What the contract is billed per hour: its latest bills (discounts included); before its first
+   * bill, the calculator's price for what it reserves on chain. Cached (see the TTLs); a lookup
+   * that fails falls back on a stale value when there is one.
+   */
+  private async costOf(c: GridClientLike, p: ParsedContract): Promise<Units> {
+    const now = this.clock.now();
+    const hit = this.costs.get(p.contractId);
+    if (hit && hit.until > now) return hit.units;
+    try {
+      let units = tftToUnits((await c.contracts.getConsumption({ id: p.contractId })).amountBilled);
+      let ttl = p.state === 'deleted' ? Infinity : BILLED_COST_TTL_MS;
+      if (units === 0 && p.state !== 'deleted' && (p.kind === 'vm' || p.kind === 'zdb')) {
+        units = await this.estimate(c, p);
+        ttl = ESTIMATE_TTL_MS;
+      }
+      this.costs.set(p.contractId, { units, until: now + ttl });
+      return units;
+    } catch (err) {
+      if (hit) return hit.units;
+      throw err;
+    }
+  }
+
+  private async estimate(c: GridClientLike, p: ParsedContract): Promise<Units> {
+    const query = c.tfclient.api.query['smartContractModule']?.['nodeContractResources'];
+    if (!query) return 0;
+    const codec = (await query(p.contractId)) as { toPrimitive?: () => unknown } | undefined;
+    const used = (codec?.toPrimitive?.() as { used?: { cru?: number; mru?: number; sru?: number; hru?: number } } | undefined)?.used ?? {};
+    const node = await c.capacity.nodes.getNode(p.nodeId);
+    return this.priceOf(c, { ...calculatorResourcesOf(used), publicIps: p.publicIps, certified: node?.certificationType === 'Certified' });
+  }
+
+  private async graceStart(c: GridClientLike, contractId: number): Promise<number | undefined> {
+    const deletion = await c.contracts.getDeletionTime({ id: contractId });
+    return deletion > 0 ? deletion - GRACE_MS : undefined;
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  /**
+   * One deploy: the exact name must be free in the project; on failure every contract the deploy
+   * created is accounted for (settleFailedDeploy) and reported in the GridError.
+   */
+  private async deploy(
+    id: Identity,
+    d: { projectName: string; name: string },
+    kind: 'vm' | 'zdb',
+    secrets: string[],
+    pick: (mods: ProjectModules) => { module: { twinDeploymentHandler: ProjectModules['machines']['twinDeploymentHandler'] }; run: () => Promise<{ contracts: DeploymentResultShape }> },
+  ): Promise<{ contractIds: number[] }> {
+    const what = `deploy ${kind} deployment "${d.name}" of project "${d.projectName}"`;
+    return this.asUser(
+      id,
+      what,
+      async (c) => {
+        const before = (await this.parsed(c, ALL)).filter((x) => x.projectName === d.projectName);
+        if (before.some((x) => x.state !== 'deleted' && x.name === d.name && (x.kind === 'vm' || x.kind === 'zdb'))) {
+          throw new GridError('name_taken', `a deployment named "${d.name}" already exists in project "${d.projectName}"`);
+        }
+        const { module, run } = pick(c.forProject(d.projectName));
+        const created = recordRollback(module.twinDeploymentHandler);
+        try {
+          const result = await run();
+          return { contractIds: result.contracts.created.map((x) => Number(x.contractId)) };
+        } catch (err) {
+          const hidden = this.secrets(id, secrets);
+          const rolledBack = await this.settleFailedDeploy(c, d, kind, new Set(before.map((x) => x.contractId)), created, hidden);
+          throw toGridError(err, { what, secrets: hidden, fallback: 'workload_error' }, rolledBack);
+        }
+      },
+      secrets,
+    );
+  }
+
+  /**
+   * The contracts a failed deploy created: those grid_client handed to its rollback, and those of
+   * this deployment (or its network) that appeared since the deploy began (GraphQL, which lags the
+   * chain by a block or two, so it only adds to the first list). Each is checked on chain: gone
+   * means rolled back; alive means the rollback failed, and we cancel it. One we cannot cancel is
+   * logged as an error and left out: it is still billed.
+   */
+  private async settleFailedDeploy(
+    c: GridClientLike,
+    d: { projectName: string; name: string },
+    kind: 'vm' | 'zdb',
+    before: Set<number>,
+    rolledBackByGrid: number[],
+    hidden: string[],
+  ): Promise<number[]> {
+    const ids = new Set(rolledBackByGrid);
+    const net = kind === 'vm' ? networkNameOf(d.projectName, d.name) : undefined;
+    try {
+      for (const x of await this.parsed(c, ALL)) {
+        if (x.projectName === d.projectName && !before.has(x.contractId) && (x.name === d.name || x.name === net)) ids.add(x.contractId);
+      }
+    } catch (err) {
+      this.log.warn({ project: d.projectName, deployment: d.name, err: this.scrubbed(err, hidden) }, 'could not list contracts after a failed deployment');
+    }
+    const rolledBack: number[] = [];
+    for (const contractId of [...ids].sort((a, b) => a - b)) {
+      try {
+        if (!isDeleted(await c.contracts.get({ id: contractId }))) {
+          await this.cancelOnChain(c, contractId);
+          this.log.warn({ project: d.projectName, deployment: d.name, contract: contractId }, 'cancelled a contract the failed deployment left alive');
+        }
+        rolledBack.push(contractId);
+      } catch (err) {
+        this.log.error(
+          { project: d.projectName, deployment: d.name, contract: contractId, err: this.scrubbed(err, hidden) },
+          'could not cancel a contract of a failed deployment: it is still billed',
+        );
+      }
+    }
+    return rolledBack;
+  }
+
+  /** Cancels on chain; a contract the chain no longer has counts as cancelled. */
+  private async cancelOnChain(c: GridClientLike, contractId: number): Promise<void> {
+    try {
+      await c.contracts.cancel({ id: contractId });
+    } catch (err) {
+      if (!isContractGone(err)) throw err;
+    }
+  }
+
+  /** After a VM contract is cancelled: its deployment's network contract on that node, unless a VM of it remains there. */
+  private async cancelNetworksOf(c: GridClientLike, vm: ChainContractShape, hidden: string[]): Promise<void> {
+    const nodeContract = vm.contractType.nodeContract;
+    const meta = parseMetadata(nodeContract?.deploymentData);
+    if (!nodeContract || meta?.type !== 'vm') return;
+    try {
+      const live = await this.parsed(c, LIVE);
+      const vmLeft = live.some(
+        (x) => x.kind === 'vm' && x.projectName === meta.projectName && x.name === meta.name && x.nodeId === nodeContract.nodeId && x.contractId !== vm.contractId,
+      );
+      if (vmLeft) return;
+      for (const n of networksOf(live, meta.projectName, meta.name, nodeContract.nodeId)) await this.cancelOnChain(c, n.contractId);
+    } catch (err) {
+      // the VM is cancelled; a network left behind is listed alone, and the next sweep cancels it
+      this.log.warn({ contract: vm.contractId, err: this.scrubbed(err, hidden) }, 'could not cancel the network of a cancelled vm contract');
+    }
+  }
+
+  private async parsed(c: GridClientLike, states: GqlContractState[]): Promise<ParsedContract[]> {
+    const res = await c.contracts.listMyContracts({ state: states });
+    return (res.nodeContracts ?? []).map(parseContract).filter((x): x is ParsedContract => x !== undefined);
+  }
+
+  private secrets(id: Identity | undefined, extra: readonly string[] = []): string[] {
+    return [this.o.operator.mnemonic, ...(id ? [id.mnemonic] : []), ...extra];
+  }
+
+  /** An error as a log string, without secrets. */
+  private scrubbed(err: unknown, hidden: string[]): string {
+    return toGridError(err, { what: 'grid', secrets: hidden }).message;
+  }
+
+  /** Runs fn; any failure leaves as a GridError (one made inside, with its rolledBack, passes through). */
+  private async guard<T>(what: string, secrets: string[], fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw toGridError(err, { what, secrets: [...this.secrets(undefined), ...secrets] });
+    }
+  }
+
+  private async asUser<T>(id: Identity, what: string, fn: (c: GridClientLike) => Promise<T>, secrets: string[] = []): Promise<T> {
+    if (!id || typeof id.address !== 'string' || id.address.trim() === '') throw new GridError('invalid', 'identity has no address');
+    return this.guard(what, [id.mnemonic, ...secrets], () => this.o.pool.use(id, fn));
+  }
+
+  private asOperator<T>(what: string, fn: (c: GridClientLike) => Promise<T>): Promise<T> {
+    return this.guard(what, [], () => this.o.pool.use(this.o.operator, fn));
+  }
+}
+
+/**
+ * What the simulated grid answers about an identity without a twin: it has no deployments and no
+ * contracts. (Its client cannot even connect: grid_client's connect throws TwinNotExistError.)
+ */
+async function noneWithoutTwin<T>(p: Promise<T>, none: T): Promise<T> {
+  try {
+    return await p;
+  } catch (err) {
+    if (err instanceof GridError && err.code === 'no_twin') return none;
+    throw err;
+  }
+}
+
+/**
+ * Wraps this module's (per-call, see client-seam.ts) rollback to note the contracts grid_client
+ * created before the deploy failed; returns the list it fills.
+ */
+function recordRollback(handler: { rollback(contracts: DeploymentResultShape): Promise<void> }): number[] {
+  const created: number[] = [];
+  const original = handler.rollback.bind(handler);
+  handler.rollback = async (contracts) => {
+    for (const x of contracts.created) created.push(Number(x.contractId));
+    return original(contracts);
+  };
+  return created;
+}

@@ -237,6 +237,7 @@ async function benchJukebox() {
       dataDir,
       log: silentLogger,
       grid,
+      chain: grid,
       faucet: grid,
       prober: grid,
       masterKey: Buffer.alloc(32, 7),

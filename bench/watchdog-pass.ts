@@ -55,6 +55,7 @@ try {
     dataDir,
     log: process.env.BENCH_LOG ? pino({ level: 'error' }, pino.destination(2)) : silentLogger,
     grid,
+    chain: grid,
     faucet: grid,
     prober: grid,
     masterKey: KEY,

@@ -35,7 +35,9 @@ import { DEFAULT_SCHEDULES, Watchdog, type Schedules } from './watchdog/index.js
 export interface AppOptions {
   dataDir: string;
   log: Logger;
-  grid: Grid & Chain;
+  grid: Grid;
+  /** balances, deposits and transfers (the simulated grid is both) */
+  chain: Chain;
   /** only the simulated grid has one */
   faucet?: Faucet;
   /** asks nodes about their chain's sync (the simulated grid answers for its own) */
@@ -98,7 +100,7 @@ export async function createApp(o: AppOptions): Promise<App> {
   // the worker and the services need each other: services enqueue jobs, jobs use services
   const handlers = {} as Record<JobType, JobHandler>;
   const worker = new JobWorker(jobStore, handlers, clock, o.log.child({ mod: 'jobs' }), o.jobConcurrency ?? 4);
-  const wallet = new WalletService(store, o.grid, o.faucet, worker, o.bridgeAddress);
+  const wallet = new WalletService(store, o.chain, o.faucet, worker, o.bridgeAddress);
   const deployments = new DeploymentService(store, users, planner, wallet, o.grid, worker, box, clock, o.paymentTimeoutMs, o.prober);
   const deps: JobDeps = {
     store,

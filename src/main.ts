@@ -8,7 +8,11 @@ import path from 'node:path';
 import { createApp, type App } from './app.js';
 import { applyCatalogFile } from './catalog/index.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
+import type { ChainWatcher } from './chain/chain-watcher.js';
+import type { Chain, Faucet, Grid } from './grid/port.js';
 import { SimGrid } from './grid/sim/index.js';
+import { scrubSecrets } from './grid/tfgrid/errors.js';
+import type { Prober } from './probes/prober.js';
 import { closeLogger, createLogger, scrub, type Logger } from './log.js';
 import { BotApiEmulator } from './telegram/emulator/index.js';
 import { startTerminalChat } from './telegram/terminal-chat.js';
@@ -32,9 +36,11 @@ function banner(config: Config, emu: BotApiEmulator, keyFile: string | undefined
   const rel = (p: string) => path.relative(process.cwd(), p) || '.';
   return [
     '\x1b[1mJukebox: local mode\x1b[0m',
-    'No TELEGRAM_BOT_TOKEN is set, so the whole product runs on this machine:',
+    `No TELEGRAM_BOT_TOKEN is set, so ${config.grid.kind === 'sim' ? 'the whole product' : 'Telegram'} runs on this machine:`,
     `  • a Telegram Bot API emulator at ${emu.apiRoot}`,
-    `  • the simulated ThreeFold Grid (seed ${config.grid.kind === 'sim' ? config.grid.seed : '-'}), its state in ${rel(config.dataDir)}/`,
+    config.grid.kind === 'sim'
+      ? `  • the simulated ThreeFold Grid (seed ${config.grid.seed}), its state in ${rel(config.dataDir)}/`
+      : `  • the real ThreeFold Grid (${config.grid.settings.network}net): deployments cost real TFT`,
     t.mode === 'local' && t.chat === 'terminal' ? `  • this terminal as your Telegram chat (you are user ${t.userId})` : '',
     keyFile ? `  • a master key generated for local use in ${rel(keyFile)}` : '',
     '',
@@ -47,6 +53,54 @@ function banner(config: Config, emu: BotApiEmulator, keyFile: string | undefined
   ]
     .filter((l, i, a) => l !== '' || a[i - 1] !== '')
     .join('\n');
+}
+
+interface Adapters {
+  grid: Grid;
+  chain: Chain;
+  prober: Prober;
+  faucet?: Faucet;
+  watcher?: ChainWatcher;
+  close(): Promise<void>;
+}
+
+/** How long the first connection to a real grid may take before the start is given up. */
+const GRID_CONNECT_TIMEOUT_MS = 120_000;
+
+/** The simulated grid, or the real one (loaded only then: grid_client takes a second to load). */
+async function openGrid(config: Config, log: Logger): Promise<Adapters> {
+  if (config.grid.kind === 'sim') {
+    const sim = await SimGrid.open({
+      dataDir: config.dataDir,
+      seed: config.grid.seed,
+      deployMs: config.grid.deployMs,
+      workloadFailureRate: config.grid.failureRate,
+    });
+    return { grid: sim, chain: sim, prober: sim, faucet: sim, close: () => sim.close() };
+  }
+  // grid_client and tfchain_client print deployment models (env and secrets included) and chain
+  // events with console.*: nothing of theirs may reach stdout or a log. Ours go through pino.
+  for (const m of ['log', 'info', 'debug', 'warn', 'error', 'trace'] as const) console[m] = () => undefined;
+  const { settings, mnemonic } = config.grid;
+  const { openTfGrid } = await import('./grid/tfgrid/index.js');
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${GRID_CONNECT_TIMEOUT_MS / 1000} s`)), GRID_CONNECT_TIMEOUT_MS);
+  });
+  try {
+    const real = await Promise.race([openTfGrid({ settings, operatorMnemonic: mnemonic, dataDir: config.dataDir, log }), timeout]);
+    return { grid: real.grid, chain: real.chain, prober: real.prober, watcher: real.watcher, close: () => real.close() };
+  } catch (err) {
+    const why = scrubSecrets(err instanceof Error ? err.message : String(err), [mnemonic]).trim();
+    process.stderr.write(
+      `Jukebox cannot reach the ThreeFold Grid (${settings.network}net): ${why}\n` +
+        `It tried ${settings.urls.substrate}, ${settings.urls.proxy} and ${settings.urls.relay}; ` +
+        'check the network, the GRID_*_URL overrides, and that GRID_MNEMONIC has a twin on this network.\n',
+    );
+    process.exit(1);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function main(): Promise<void> {
@@ -67,21 +121,10 @@ async function main(): Promise<void> {
   const log: Logger = createLogger({ dataDir: config.dataDir, level: config.logLevel, stdout: config.logToStdout });
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
 
-  if (config.grid.kind !== 'sim') {
-    process.stderr.write(
-      'GRID_NETWORK is set, but the adapter for the real ThreeFold Grid is not part of this build yet.\n' +
-        'Unset GRID_NETWORK and GRID_MNEMONIC to run on the simulated grid.\n',
-    );
-    process.exit(2);
-  }
   const { key, generatedAt } = await masterKey(config);
   if (generatedAt) log.warn({ file: generatedAt }, 'using the master key kept under data/ (set JUKEBOX_MASTER_KEY in production)');
-  const grid = await SimGrid.open({
-    dataDir: config.dataDir,
-    seed: config.grid.seed,
-    deployMs: config.grid.deployMs,
-    workloadFailureRate: config.grid.failureRate,
-  });
+  const adapters = await openGrid(config, log);
+  const { grid, chain, prober } = adapters;
 
   const emu = config.telegram.mode === 'local' ? await BotApiEmulator.start() : undefined;
   const telegram = config.telegram.mode === 'remote' ? config.telegram : { token: emu!.token, apiRoot: emu!.apiRoot };
@@ -89,8 +132,9 @@ async function main(): Promise<void> {
     dataDir: config.dataDir,
     log,
     grid,
-    faucet: grid,
-    prober: grid,
+    chain,
+    ...(adapters.faucet ? { faucet: adapters.faucet } : {}),
+    prober,
     masterKey: key,
     telegram,
     paymentTimeoutMs: config.paymentTimeoutMs,
@@ -100,14 +144,17 @@ async function main(): Promise<void> {
     watchdog: config.watchdog,
     recovery: config.recovery,
     topUpHours: config.topUpHours,
+    ...(config.bridgeAddress ? { bridgeAddress: config.bridgeAddress } : {}),
   });
+  // the chain says at once what polling would find within minutes: a contract cancelled, a grace period
+  adapters.watcher?.onContractEvent((e) => (e.kind === 'grace_elapsed' ? undefined : app.watchdog.onContractEvent(e)));
 
   let stopping: Promise<void> | undefined;
   const shutdown = (why: string, exitCode = 0) => {
     stopping ??= (async () => {
       log.info({ why }, 'shutting down');
       await app.stop();
-      await grid.close();
+      await adapters.close();
       await emu?.stop();
       await closeLogger(log);
       process.exit(exitCode);

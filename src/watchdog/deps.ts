@@ -1,6 +1,6 @@
 /** What the watchdog's passes are built from; the composition root fills it in. */
 import type { Clock } from '../clock.js';
-import type { Chain, Grid } from '../grid/port.js';
+import type { Grid } from '../grid/port.js';
 import type { JobQueue } from '../jobs/worker.js';
 import type { Prober } from '../probes/prober.js';
 import type { Logger } from '../log.js';
@@ -13,7 +13,7 @@ import type { Notice } from '../telegram/notice-queue.js';
 export interface WatchdogDeps {
   store: UserStore;
   users: UserService;
-  grid: Grid & Chain;
+  grid: Grid;
   wallet: WalletService;
   deployments: DeploymentService;
   jobs: JobQueue;

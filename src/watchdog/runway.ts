@@ -109,7 +109,7 @@ export async function checkRunway(deps: WatchdogDeps, user: User): Promise<{ rem
     contracts = await grid.listContracts(deps.users.identityOf(user), { projectPrefix: `jukebox/u${user.id}/`, includeDeleted: true });
     deleted = await deleteStarved(deps, user, billed, contracts);
   }
-  const r = runwayOf(await grid.balance(user.identity.address), contracts, now);
+  const r = runwayOf(await deps.wallet.balance(user), contracts, now);
   const plan = nextReminder(user.reminders, levelOf(r.hours, r.grace.length > 0));
   if (plan.send && user.unreachableSince === undefined) {
     const amount = ceilToTft(Math.max(1, r.burn * deps.topUpHours + r.owed));

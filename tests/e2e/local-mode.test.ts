@@ -82,3 +82,29 @@ describe('npm start with no settings', () => {
     expect(await exit).toBe(0);
   }, 60_000);
 });
+
+describe('npm start with a real grid that cannot be reached', () => {
+  it('stops at once with a message naming the network and the URL, and never the mnemonic', async () => {
+    const mnemonic = 'legal winner thank year wave sausage worth useful legal winner thank yellow';
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      DATA_DIR: dataDir,
+      LOCAL_CHAT: 'off',
+      GRID_NETWORK: 'dev',
+      GRID_MNEMONIC: mnemonic,
+      // nothing listens on port 9 of loopback: the connection is refused at once
+      GRID_SUBSTRATE_URL: 'ws://127.0.0.1:9',
+      JUKEBOX_MASTER_KEY: 'ab'.repeat(32),
+    };
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString('utf8')));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    expect(code).toBe(1);
+    expect(out).toContain('Jukebox cannot reach the ThreeFold Grid (devnet)');
+    expect(out).toContain('ws://127.0.0.1:9');
+    expect(out).not.toContain('sausage');
+  }, 60_000);
+});

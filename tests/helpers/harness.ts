@@ -44,6 +44,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       dataDir,
       log: opts.log ?? silentLogger,
       grid,
+      chain: grid,
       faucet: grid,
       prober: grid,
       masterKey: TEST_KEY,

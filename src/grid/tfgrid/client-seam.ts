@@ -288,7 +288,10 @@ export interface GridClientLike {
   capacity: CapacityLike;
   balance: BalanceLike;
   calculator: CalculatorLike;
-  tfclient: { api: LooseChainApi };
+  /** the chain connection, shared by every client of the process (tfchain_client keeps one per URL) */
+  tfclient: { api: LooseChainApi; disconnect(): Promise<unknown> };
+  /** this client's own relay (RMB) connection */
+  rmbClient?: { disconnect(): Promise<unknown> };
   /** fresh machines / zdbs modules whose deploy, list, getObj and delete use this project name */
   forProject(projectName: string): ProjectModules;
   disconnect(): Promise<void>;

@@ -8,3 +8,4 @@ export { toGridError, classify, scrubSecrets, isContractGone, type ErrorContext 
 export { GridClientPool, isConnectionLoss, removeGridSignalHandlers, type GridClientPoolOptions } from './client-pool.js';
 export { createTwinRegistrar, ChainTwinRegistrar } from './twin-registrar.js';
 export { defaultUrls, type ClientPool, type GridNetwork, type GridUrls, type TfGridSettings, type TwinRegistrar } from './seams.js';
+export { openTfGrid, type RealGrid } from './open.js';

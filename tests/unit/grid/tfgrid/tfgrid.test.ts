@@ -293,6 +293,7 @@ function fakeClient(world: World, twinId: number): GridClientLike & { calls: Cal
       tftPrice: async () => world.usdPerTft,
     },
     tfclient: {
+      disconnect: async () => undefined,
       api: {
         query: {
           smartContractModule: {

@@ -12,6 +12,7 @@ import type { Services } from '../src/services/index.js';
 import type { PlannedNode, Places } from '../src/services/planner.js';
 import { MAX_NODES, NAME_RULE, normalizeName } from '../src/services/deployments.js';
 import { paymentPrompt } from './payment.js';
+import { verificationMessage } from './verify.js';
 import { isStorageProfile, SIZE_STEP as STORAGE_SIZE, storageOrderLines, storageSteps, storageWhereSpec } from './storage.js';
 
 interface DeployData {
@@ -100,7 +101,11 @@ export const deployFlow: Flow<DeployData> = {
   version: 1,
   newData: () => ({ inputs: {} }),
 
-  begin(c, args) {
+  async begin(c, args) {
+    // the grid deploys only for verified accounts: asked before anything is chosen or paid
+    const verified = await c.services.verification.status(c.user).catch(() => undefined);
+    if (verified === undefined) return { done: [{ text: 'The grid’s identity check does not answer right now. Please try /deploy again in a few minutes.' }] };
+    if (verified !== 'verified') return { done: [await verificationMessage(c.services, c.user, verified, 'Before your first deployment, one step.')] };
     const wanted = args.toLowerCase();
     const p = wanted && c.services.profiles.find((x) => x.id === wanted || x.chain.toLowerCase() === wanted);
     if (p) {

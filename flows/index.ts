@@ -9,8 +9,9 @@ import { redeployActions, redeployFlow } from './redeploy.js';
 import { settingsFlow } from './settings.js';
 import { startFlow } from './start.js';
 import { statusFlow } from './status.js';
+import { verifyFlow } from './verify.js';
 import { walletFlow } from './wallet.js';
 
-export const FLOWS: AnyFlow[] = [startFlow, deployFlow, listFlow, statusFlow, extendFlow, redeployFlow, deleteFlow, walletFlow, settingsFlow];
+export const FLOWS: AnyFlow[] = [startFlow, deployFlow, listFlow, statusFlow, extendFlow, redeployFlow, deleteFlow, walletFlow, verifyFlow, settingsFlow];
 export const ACTIONS: Record<string, Action> = { ...paymentActions, ...redeployActions, ...extendActions };
 export { BUILTIN_COMMANDS, helpMessage } from './help.js';

@@ -27,6 +27,7 @@ import { DeploymentService } from './services/deployments.js';
 import type { Services } from './services/index.js';
 import { Planner } from './services/planner.js';
 import { UserService } from './services/users.js';
+import { VerificationService } from './services/verification.js';
 import { WalletService } from './services/wallet.js';
 import { UserStore } from './store/user-store.js';
 import { Outbox, type OutboxLimits } from './telegram/outbox.js';
@@ -143,7 +144,8 @@ export async function createApp(o: AppOptions): Promise<App> {
     o.watchdog === 'manual' ? DEFAULT_SCHEDULES : (o.watchdog ?? DEFAULT_SCHEDULES),
   );
 
-  const services: Services = { users, deployments, wallet, planner, profiles: PROFILES };
+  const verification = new VerificationService(users, o.grid);
+  const services: Services = { users, deployments, wallet, verification, planner, profiles: PROFILES };
   const commands = [...FLOWS.map((f) => ({ command: f.command, description: f.description })), ...BUILTIN_COMMANDS];
   const engine = new FlowEngine(FLOWS, ACTIONS, services, store, clock, () => helpMessage(commands));
   wireBot(bot, engine, users, outbox, o.log.child({ mod: 'chat' }));

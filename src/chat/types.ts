@@ -2,11 +2,8 @@
 import type { User } from '../domain/user.js';
 import type { Services } from '../services/index.js';
 
-export interface Button {
-  label: string;
-  /** callback data, at most 64 bytes */
-  data: string;
-}
+/** A button that calls back with `data` (at most 64 bytes), or one that opens a web page. */
+export type Button = { label: string; data: string } | { label: string; url: string };
 
 export interface OutMessage {
   /** HTML (parse_mode HTML); escape anything a user typed with `esc` */

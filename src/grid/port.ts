@@ -149,6 +149,7 @@ export type GridErrorCode =
   | 'name_taken'
   | 'timeout'
   | 'workload_error'
+  | 'not_verified'
   | 'not_found'
   | 'invalid'
   | 'unavailable';
@@ -166,6 +167,9 @@ export class GridError extends Error {
   }
 }
 
+/** Where an identity stands with the grid's identity verification (KYC), which deploying requires. */
+export type VerificationStatus = 'verified' | 'pending' | 'unverified' | 'rejected';
+
 export interface Grid {
   readonly kind: 'sim' | 'tfgrid';
   /** Creates the identity's twin (and activates the account) if it has none; idempotent. Returns the twin id. */
@@ -182,6 +186,10 @@ export interface Grid {
   /** The identity's contracts that are not deleted, optionally those whose project name starts with a prefix. */
   listContracts(id: Identity, opts?: { projectPrefix?: string; includeDeleted?: boolean }): Promise<ContractInfo[]>;
   cancelContract(id: Identity, contractId: number): Promise<void>;
+  /** Whether the identity may deploy: the grid refuses deployments from accounts not verified (KYC). */
+  verification(id: Identity): Promise<VerificationStatus>;
+  /** A link where the person behind the identity verifies it in a browser (a new session each time). */
+  verificationLink(id: Identity): Promise<string>;
   /** What the grid bills per hour for these resources, as the calculator computes it. */
   hourlyCost(r: Resources & { publicIps: number; certified: boolean }): Promise<Units>;
 }

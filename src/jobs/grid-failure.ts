@@ -25,6 +25,8 @@ export function plainReason(err: unknown): string {
       return 'the node did not start the machine in time';
     case 'no_twin':
       return 'your wallet could not be registered on the grid';
+    case 'not_verified':
+      return 'the grid asks you to verify your identity first: send /verify';
     case 'name_taken':
       return 'the grid already has a deployment of that name';
     case 'unavailable':

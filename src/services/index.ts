@@ -3,12 +3,14 @@ import type { NodeProfile } from '../catalog/index.js';
 import type { DeploymentService } from './deployments.js';
 import type { Planner } from './planner.js';
 import type { UserService } from './users.js';
+import type { VerificationService } from './verification.js';
 import type { WalletService } from './wallet.js';
 
 export interface Services {
   users: UserService;
   deployments: DeploymentService;
   wallet: WalletService;
+  verification: VerificationService;
   planner: Planner;
   profiles: readonly NodeProfile[];
 }

@@ -55,7 +55,7 @@ const MAX_BACKOFF_MS = 60_000;
 
 export function keyboard(buttons: Button[][] | undefined): { reply_markup?: InlineKeyboardMarkup } {
   if (!buttons?.length) return {};
-  return { reply_markup: { inline_keyboard: buttons.map((r) => r.map((b) => ({ text: b.label, callback_data: b.data }))) } };
+  return { reply_markup: { inline_keyboard: buttons.map((r) => r.map((b) => ('url' in b ? { text: b.label, url: b.url } : { text: b.label, callback_data: b.data }))) } };
 }
 
 export class Outbox {

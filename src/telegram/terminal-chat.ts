@@ -49,8 +49,10 @@ export function startTerminalChat(
     if (m.kind === 'document') lines.push(`${ANSI.dim}[file ${m.document?.filename}]${ANSI.reset}`);
     const kb = m.reply_markup?.inline_keyboard.flat() ?? [];
     if (kb.length) {
-      buttons = kb.map((b) => ({ messageId: m.message_id, label: b.text }));
-      lines.push(buttons.map((b, i) => `  ${ANSI.cyan}[${i + 1}]${ANSI.reset} ${b.label}`).join('\n'));
+      const links = kb.filter((b) => b.url !== undefined);
+      buttons = kb.filter((b) => b.url === undefined).map((b) => ({ messageId: m.message_id, label: b.text }));
+      lines.push(...buttons.map((b, i) => `  ${ANSI.cyan}[${i + 1}]${ANSI.reset} ${b.label}`));
+      lines.push(...links.map((b) => `  ${b.text}: ${ANSI.cyan}${b.url}${ANSI.reset}`));
     }
     const uri = TFT_URI.exec(m.text ?? m.caption ?? '')?.[0];
     if (uri) lines.push(await QRCode.toString(uri, { type: 'terminal', small: true }));

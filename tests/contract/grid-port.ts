@@ -254,6 +254,13 @@ export function gridPortContract(name: string, setup: () => Promise<Fixture>, op
       if (problems.length > 0) throw new Error(`${name}: cleanup left work undone, check the grid by hand:\n${problems.join('\n')}`);
     }, 2 * T);
 
+    describe('verification', () => {
+      // no link is asked: on the real grid each one opens a KYC session, and a verified account gets none
+      it('the funded identity is verified: the grid deploys only for verified accounts', async () => {
+        expect(await fx.grid.verification(fx.funded)).toBe('verified');
+      }, T);
+    });
+
     describe('ensureTwin', () => {
       it('is idempotent: the same twin id every time', async () => {
         expect(Number.isSafeInteger(twinId) && twinId > 0).toBe(true);

@@ -60,7 +60,7 @@ describe('a deployment the grid keeps failing', () => {
 });
 
 describe('plain words for every grid failure', () => {
-  const codes: GridErrorCode[] = ['no_twin', 'insufficient_funds', 'no_capacity', 'node_down', 'no_public_ip', 'name_taken', 'timeout', 'workload_error', 'not_found', 'invalid', 'unavailable'];
+  const codes: GridErrorCode[] = ['no_twin', 'insufficient_funds', 'no_capacity', 'node_down', 'no_public_ip', 'name_taken', 'timeout', 'workload_error', 'not_verified', 'not_found', 'invalid', 'unavailable'];
   it.each(codes)('%s reads as a sentence without the grid’s jargon', (code) => {
     const words = plainReason(new GridError(code, 'RMB error: twin 4242 contract 17 TimeoutError'));
     expect(words).toMatch(/^[a-z]/);
@@ -68,7 +68,7 @@ describe('plain words for every grid failure', () => {
   });
 
   it('each of the failures a user can act on has its own words', () => {
-    const actionable: GridErrorCode[] = ['insufficient_funds', 'no_capacity', 'node_down', 'no_public_ip', 'name_taken', 'timeout', 'workload_error', 'no_twin', 'unavailable'];
+    const actionable: GridErrorCode[] = ['insufficient_funds', 'no_capacity', 'node_down', 'no_public_ip', 'name_taken', 'timeout', 'workload_error', 'no_twin', 'not_verified', 'unavailable'];
     const words = actionable.map((c) => plainReason(new GridError(c, 'x')));
     expect(new Set(words).size).toBe(actionable.length);
     expect(plainReason(new Error('TypeError: cannot read x'))).toBe('an unexpected error on our side');

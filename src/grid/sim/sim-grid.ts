@@ -62,6 +62,7 @@ import {
   type NodeStatus,
   type Resources,
   type Transfer,
+  type VerificationStatus,
   type VmDeployment,
   type VmInfo,
   type WorkloadState,
@@ -372,6 +373,8 @@ export class SimGrid implements Grid, Chain, Faucet, Prober {
   private readonly failureRate: number;
   private readonly syncMs: number;
   private pendingFailure: { reason: string; remaining: number } | undefined;
+  /** addresses a test marked as not verified; everyone else is, so local mode never asks (in memory only) */
+  private readonly unverified = new Map<string, VerificationStatus>();
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
 
@@ -772,6 +775,23 @@ export class SimGrid implements Grid, Chain, Faucet, Prober {
    * The next `times` deployVms/deployZdbs calls (that pass validation) each have their first
    * workload fail, so they roll back. In memory only.
    */
+  /** Marks an address's identity verification, as the grid's KYC service would answer it. */
+  setVerification(address: string, status: VerificationStatus): void {
+    if (status === 'verified') this.unverified.delete(address);
+    else this.unverified.set(address, status);
+  }
+
+  async verification(id: Identity): Promise<VerificationStatus> {
+    this.assertOpen();
+    return this.unverified.get(this.addressOf(id)) ?? 'verified';
+  }
+
+  /** A link that goes nowhere: the simulated grid has no KYC service. */
+  async verificationLink(id: Identity): Promise<string> {
+    this.assertOpen();
+    return `https://kyc.sim.invalid/verify?address=${encodeURIComponent(this.addressOf(id))}`;
+  }
+
   failNextDeploy(reason?: string, times = 1): void {
     if (!Number.isSafeInteger(times) || times < 0) throw new RangeError(`times must be a whole number ≥ 0, got ${times}`);
     this.pendingFailure = times > 0 ? { reason: reason ?? 'workload failed to start', remaining: times } : undefined;
@@ -848,6 +868,9 @@ export class SimGrid implements Grid, Chain, Faucet, Prober {
   private admit(id: Identity, d: { projectName: string; name: string }, validate: () => void): number {
     this.assertOpen();
     const twinId = this.requireTwin(id);
+    if (this.unverified.has(id.address)) {
+      throw new GridError('not_verified', 'Your account is not verified. Please complete your KYC verification.');
+    }
     validate();
     this.settle();
     this.requireDeployFunds(id.address);

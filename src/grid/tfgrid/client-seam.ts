@@ -297,6 +297,12 @@ export interface GridClientLike {
   disconnect(): Promise<void>;
 }
 
+/** grid_client's KYC client: `status()` answers VERIFIED, PENDING, REJECTED or UNVERIFIED; `getToken()` opens an iDenfy session. */
+export interface KycLike {
+  status(): Promise<string>;
+  getToken(): Promise<string>;
+}
+
 // ---- loading the package ----
 
 type ModuleCtor<M> = new (config: object) => M;
@@ -305,6 +311,8 @@ export interface GridClientPackage {
   GridClient: new (options: Record<string, unknown>) => Omit<GridClientLike, 'forProject'> & { config: object; connect(): Promise<void> };
   machines: ModuleCtor<MachinesLike>;
   zdbs: ModuleCtor<ZdbsLike>;
+  /** the grid's identity verification (KYC) client: domain, mnemonic, key type */
+  KYC: new (apiDomain: string, mnemonic: string, keypairType: string) => KycLike;
   events: { listeners(event: string): ((...a: unknown[]) => void)[]; removeListener(event: string, fn: (...a: unknown[]) => void): void };
 }
 
@@ -337,6 +345,7 @@ export async function createGridClient(mnemonic: string, settings: TfGridSetting
     relayURL: settings.urls.relay,
     graphqlURL: settings.urls.graphql,
     activationURL: settings.urls.activation,
+    KycURL: settings.urls.kyc,
     deploymentTimeoutMinutes: settings.deploymentTimeoutMinutes,
     keypairType: 'sr25519',
     projectName,

@@ -73,7 +73,7 @@ const RULES: Array<[GridErrorCode, (f: Facts) => boolean]> = [
       /balance is not enough|insufficient balance|inability to pay some fees|not enough funds|insufficient funds/i.test(f.text),
   ],
   // grid_client 2.9 refuses to deploy for an account without KYC: not something a retry fixes
-  ['invalid', (f) => /account is not verified|kyc verification/i.test(f.text)],
+  ['not_verified', (f) => /account is not verified|kyc verification/i.test(f.text)],
   ['unavailable', (f) => is(f, 'TFGridKycError', 'KycBaseError')],
   ['name_taken', (f) => f.keyError === 'NameExists' || /deployment with the same name \S+ already exists|is already reserved/i.test(f.text)],
   [

@@ -23,6 +23,7 @@ import {
   type NodeFilter,
   type NodeStatus,
   type Resources,
+  type VerificationStatus,
   type VmDeployment,
   type VmInfo,
   type ZdbDeployment,
@@ -38,6 +39,7 @@ import type {
   ProjectModules,
 } from './client-seam.js';
 import { isContractGone, toGridError } from './errors.js';
+import { kycFactory, Verifications, type KycFactory } from './kyc.js';
 import {
   byFreeCpu,
   calculatorResourcesOf,
@@ -71,6 +73,8 @@ export interface TfGridOptions {
   log: Logger;
   /** ages the cost cache; default the system clock */
   clock?: Clock;
+  /** the grid's identity verification (KYC) per identity; default grid_client's KYC client */
+  kyc?: KycFactory;
 }
 
 const LIVE: GqlContractState[] = ['Created', 'GracePeriod'];
@@ -118,12 +122,23 @@ export class TfGrid implements Grid {
   /** hourly cost per contract id: a deleted contract's never changes */
   private readonly costs = new Lru<number, { units: Units; until: number }>(50_000);
 
+  private readonly verifications: Verifications;
+
   constructor(private readonly o: TfGridOptions) {
     this.clock = o.clock ?? systemClock;
     this.log = o.log;
+    this.verifications = new Verifications(o.kyc ?? kycFactory(o.settings), o.log);
   }
 
   // ---------------------------------------------------------------- twins and nodes
+
+  verification(id: Identity): Promise<VerificationStatus> {
+    return this.verifications.status(id);
+  }
+
+  verificationLink(id: Identity): Promise<string> {
+    return this.verifications.link(id);
+  }
 
   async ensureTwin(id: Identity): Promise<number> {
     return this.guard(`create the twin of ${id.address}`, [id.mnemonic], () => this.o.registrar.ensureTwin(id));

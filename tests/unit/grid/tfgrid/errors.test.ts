@@ -40,7 +40,7 @@ describe('classify', () => {
     ['checkBalance (a ValidationError)', new T.ValidationError('Balance is not enough to apply an extrinsic.'), 'insufficient_funds'],
     ['token error', chainError('"FundsUnavailable"', 'Token Error: Failed to apply'), 'insufficient_funds'],
     ['fees', new Error('1010: Invalid Transaction: Inability to pay some fees , e.g. account balance too low'), 'insufficient_funds'],
-    ['KYC refusal', new T.ValidationError('Your account is not verified. Please sign into Threefold Dashboard or Connect mobile app to complete your KYC verification.'), 'invalid'],
+    ['KYC refusal', new T.ValidationError('Your account is not verified. Please sign into Threefold Dashboard or Connect mobile app to complete your KYC verification.'), 'not_verified'],
     ['KYC service down', new T.GridClientErrors.KycErrors.RateLimit('Failed to get authentication status from KYC service.'), 'unavailable'],
     ['name taken (vm)', new T.ValidationError('Another machine deployment with the same name node_0 already exists.'), 'name_taken'],
     ['name taken (zdb)', new T.ValidationError('Another zdb deployment with the same name backend0 already exists.'), 'name_taken'],

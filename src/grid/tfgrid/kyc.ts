@@ -1,0 +1,56 @@
+/**
+ * The grid's identity verification (KYC). grid_client 2.9 refuses every deployment from an account
+ * its KYC service does not call verified, so each user verifies their Jukebox wallet's identity once,
+ * in a browser (an iDenfy session opened with the wallet's key). Jukebox never sees the documents.
+ */
+import type { Logger } from '../../log.js';
+import { GridError, type Identity, type VerificationStatus } from '../port.js';
+import { loadGridClientPackage, type KycLike } from './client-seam.js';
+import { scrubSecrets } from './errors.js';
+import type { TfGridSettings } from './seams.js';
+
+export type KycFactory = (identity: Identity) => KycLike;
+
+/** iDenfy's page for a session token (documentation.idenfy.com, "KYC Redirect to WEB UI"). */
+export const IDENFY_REDIRECT = 'https://ivs.idenfy.com/api/v2/redirect?authToken=';
+
+const STATUS: Record<string, VerificationStatus> = { VERIFIED: 'verified', PENDING: 'pending', REJECTED: 'rejected', UNVERIFIED: 'unverified' };
+
+export function kycFactory(settings: TfGridSettings): KycFactory {
+  return (id) => new (loadGridClientPackage().KYC)(settings.urls.kyc, id.mnemonic, 'sr25519');
+}
+
+export class Verifications {
+  /** a verified account stays verified: asked once per process */
+  private readonly verified = new Set<string>();
+
+  constructor(
+    private readonly kyc: KycFactory,
+    private readonly log: Logger,
+  ) {}
+
+  async status(id: Identity): Promise<VerificationStatus> {
+    if (this.verified.has(id.address)) return 'verified';
+    const raw = await this.ask(id, (k) => k.status());
+    const status = STATUS[raw.toUpperCase()];
+    if (!status) throw new GridError('unavailable', `the KYC service answered an unknown status "${raw.slice(0, 40)}"`);
+    if (status === 'verified') this.verified.add(id.address);
+    return status;
+  }
+
+  async link(id: Identity): Promise<string> {
+    const token = await this.ask(id, (k) => k.getToken());
+    if (!/^[\w-]{8,200}$/.test(token)) throw new GridError('unavailable', 'the KYC service answered a token that does not look like one');
+    return `${IDENFY_REDIRECT}${encodeURIComponent(token)}`;
+  }
+
+  private async ask(id: Identity, call: (k: KycLike) => Promise<string>): Promise<string> {
+    try {
+      return await call(this.kyc(id));
+    } catch (err) {
+      const message = scrubSecrets(err instanceof Error ? err.message : String(err), [id.mnemonic]);
+      this.log.warn({ address: id.address, message }, 'the KYC service failed');
+      throw new GridError('unavailable', `the identity verification service failed: ${message}`);
+    }
+  }
+}

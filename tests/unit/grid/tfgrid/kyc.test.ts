@@ -1,0 +1,57 @@
+/** The grid's KYC through grid_client's client, faked at its seam: statuses, the iDenfy link, failures in plain codes. */
+import { describe, expect, it } from '@jest/globals';
+import { GridError } from '../../../../src/grid/port.js';
+import { IDENFY_REDIRECT, Verifications } from '../../../../src/grid/tfgrid/kyc.js';
+import { silentLogger } from '../../../../src/log.js';
+
+const id = { address: '5DfhGyQdFobKM8NsWvEeAKk5EQQgYe9AydgJ7rMB6E1EqRzV', mnemonic: 'bottom drive obey lake curtain smoke basket hold race lonely fit walk' };
+
+function fake(answers: { status?: () => Promise<string>; token?: () => Promise<string> }) {
+  const calls = { status: 0, token: 0 };
+  const v = new Verifications(
+    () => ({
+      status: () => (calls.status++, (answers.status ?? (async () => 'VERIFIED'))()),
+      getToken: () => (calls.token++, (answers.token ?? (async () => 'tok'))()),
+    }),
+    silentLogger,
+  );
+  return { v, calls };
+}
+
+describe('grid KYC', () => {
+  it.each([
+    ['VERIFIED', 'verified'],
+    ['PENDING', 'pending'],
+    ['REJECTED', 'rejected'],
+    ['UNVERIFIED', 'unverified'],
+  ])('the service’s %s reads as %s', async (raw, status) => {
+    expect(await fake({ status: async () => raw }).v.status(id)).toBe(status);
+  });
+
+  it('a verified account is asked once; an unverified one every time', async () => {
+    const yes = fake({ status: async () => 'VERIFIED' });
+    await yes.v.status(id);
+    await yes.v.status(id);
+    expect(yes.calls.status).toBe(1);
+    const no = fake({ status: async () => 'UNVERIFIED' });
+    await no.v.status(id);
+    await no.v.status(id);
+    expect(no.calls.status).toBe(2);
+  });
+
+  it('the link is iDenfy’s page for a fresh session token', async () => {
+    const { v, calls } = fake({ token: async () => 'pgYQX0z2T8msB64gkl' });
+    expect(await v.link(id)).toBe(`${IDENFY_REDIRECT}pgYQX0z2T8msB64gkl`);
+    expect(calls.token).toBe(1);
+  });
+
+  it('a failing service, an unknown status or a strange token is "unavailable", without the mnemonic', async () => {
+    const down = fake({ status: async () => Promise.reject(new Error(`Failed to get authentication status for ${id.mnemonic}`)) });
+    const err = await down.v.status(id).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GridError);
+    expect((err as GridError).code).toBe('unavailable');
+    expect((err as GridError).message).not.toContain('obey lake');
+    await expect(fake({ status: async () => 'MAYBE' }).v.status(id)).rejects.toMatchObject({ code: 'unavailable' });
+    await expect(fake({ token: async () => '<script>' }).v.link(id)).rejects.toMatchObject({ code: 'unavailable' });
+  });
+});

@@ -44,8 +44,9 @@ async function walletView(c: Ctx): Promise<{ text: string; balance: Units }> {
 /** What the wallet would be left with, and whether that puts the user's running deployments at risk. */
 async function afterWithdrawal(c: Ctx) {
   const user = (await c.services.users.current(c.user.id)) ?? c.user;
-  const view = await c.services.deployments.walletView(user);
-  const left = Math.max(0, view.balance - c.data.amount!);
+  const [view, most] = await Promise.all([c.services.deployments.walletView(user), c.services.wallet.withdrawable(user, c.data.to!)]);
+  // the chain's transfer fee leaves too: what stays is what could still be sent after this one
+  const left = Math.max(0, most - c.data.amount!);
   const runway = runwayMs(left, view.hourlyBurn);
   const billed = user.deployments.filter((d) => isBilled(d.state)).length;
   const line =
@@ -114,21 +115,22 @@ export const walletFlow: Flow<WalletData> = {
 
     amount: {
       async ask(c) {
-        const balance = await c.services.wallet.balance(c.user);
+        const [balance, most] = await Promise.all([c.services.wallet.balance(c.user), c.services.wallet.withdrawable(c.user, c.data.to!)]);
+        const fee = balance > most ? ` TFChain keeps ${formatTft(balance - most)} of it for the transfer fee.` : '';
         return {
-          text: `How much should I send to <code>${esc(c.data.to!)}</code>? Your wallet holds <b>${formatTft(balance)}</b>. Press All, or type an amount in TFT (such as 12.5).`,
-          choices: [{ label: `All (${formatTft(balance)})`, value: 'all' }],
+          text: `How much should I send to <code>${esc(c.data.to!)}</code>? Your wallet holds <b>${formatTft(balance)}</b>.${fee} Press All, or type an amount in TFT (such as 12.5).`,
+          choices: [{ label: `All (${formatTft(most)})`, value: 'all' }],
         };
       },
       async onChoice(c) {
-        // all of what the wallet holds now, which billing may have changed since the button was drawn
-        const balance = await c.services.wallet.balance(c.user);
-        if (balance <= 0) return { done: [{ text: 'Your wallet is empty: there is nothing to withdraw.' }] };
-        c.data.amount = balance;
+        // all the wallet can send now, which billing may have changed since the button was drawn
+        const most = await c.services.wallet.withdrawable(c.user, c.data.to!);
+        if (most <= 0) return { done: [{ text: 'Your wallet is empty: there is nothing to withdraw.' }] };
+        c.data.amount = most;
         return { goto: 'confirm' };
       },
       async onText(c, text) {
-        const r = c.services.wallet.checkAmount(text, await c.services.wallet.balance(c.user));
+        const r = c.services.wallet.checkAmount(text, await c.services.wallet.withdrawable(c.user, c.data.to!));
         if (!r.ok) return { retry: esc(r.reason) };
         c.data.amount = r.value;
         return { goto: 'confirm' };

@@ -209,6 +209,8 @@ export interface Chain {
   /** Transfers into the address, oldest first; `after` is the id of the last one already seen. */
   incomingTransfers(address: string, after?: string): Promise<Transfer[]>;
   transfer(from: Identity, to: string, amount: Units): Promise<Transfer>;
+  /** The most a transfer from `from` to `to` can send now: the free balance less the fee and what the chain keeps in an account. */
+  maxWithdrawal(from: string, to: string): Promise<Units>;
   /** ss58 address validation for withdrawals */
   isValidAddress(address: string): boolean;
 }

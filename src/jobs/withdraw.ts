@@ -35,8 +35,8 @@ export function withdrawJob(deps: JobDeps): JobHandler {
   async function refusal(user: User, p: WithdrawalParams): Promise<TransferOutcome | undefined> {
     const dest = wallet.checkDestination(user, p.to);
     if (!dest.ok) return { refused: dest.reason };
-    const balance: Units = await wallet.balance(user);
-    if (balance < p.amount) return { refused: 'Your wallet no longer holds that much: the grid may have billed your deployments meanwhile.' };
+    const most: Units = await wallet.withdrawable(user, p.to);
+    if (most < p.amount) return { refused: 'Your wallet no longer holds that much: the grid may have billed your deployments meanwhile.' };
     return undefined;
   }
 

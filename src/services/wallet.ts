@@ -29,11 +29,11 @@ export interface WithdrawalParams {
 /** An answer checked against the rules: its value, or why not in plain words for the user (escape it for HTML). */
 export type Checked<T> = { ok: true; value: T } | { ok: false; reason: string };
 
-/** Why an amount cannot be withdrawn from a balance, or undefined when it can. */
-export function withdrawalAmountProblem(amount: Units, balance: Units): string | undefined {
+/** Why an amount cannot be withdrawn when at most `most` can be sent, or undefined when it can. */
+export function withdrawalAmountProblem(amount: Units, most: Units): string | undefined {
   if (!Number.isSafeInteger(amount) || amount <= 0) return 'The amount must be more than 0 TFT.';
-  if (balance <= 0) return 'Your wallet is empty: there is nothing to withdraw.';
-  if (amount > balance) return `That is more than your wallet holds: you can withdraw at most ${formatTft(balance)}.`;
+  if (most <= 0) return 'Your wallet is empty: there is nothing to withdraw.';
+  if (amount > most) return `That is more than your wallet can send: you can withdraw at most ${formatTft(most)}.`;
   return undefined;
 }
 
@@ -65,6 +65,11 @@ export class WalletService {
     return address.length <= 64 && this.chain.isValidAddress(address);
   }
 
+  /** The most a withdrawal to `to` can send now (on TFChain, the balance less the transfer fee). */
+  withdrawable(user: User, to: string): Promise<Units> {
+    return this.chain.maxWithdrawal(user.identity.address, to);
+  }
+
   /** Where a withdrawal may go: a valid TFChain address that is not this wallet's own. */
   checkDestination(user: User, text: string): Checked<string> {
     const to = text.trim();
@@ -78,8 +83,8 @@ export class WalletService {
     return { ok: true, value: to };
   }
 
-  /** A typed amount in TFT ("12", "12.5", "12,5 TFT"), checked against the balance it would come from. */
-  checkAmount(text: string, balance: Units): Checked<Units> {
+  /** A typed amount in TFT ("12", "12.5", "12,5 TFT"), checked against the most the wallet can send. */
+  checkAmount(text: string, most: Units): Checked<Units> {
     let amount: Units;
     try {
       amount = parseTft(text.replace(/\s*tft\s*$/i, ''));
@@ -87,7 +92,7 @@ export class WalletService {
       const shown = text.trim().length > 30 ? 'That' : `“${text.trim()}”`;
       return refuse(`${shown} is not an amount. Type a number of TFT such as 12 or 12.5 (at most 7 decimals).`);
     }
-    const problem = withdrawalAmountProblem(amount, balance);
+    const problem = withdrawalAmountProblem(amount, most);
     return problem ? refuse(problem) : { ok: true, value: amount };
   }
 
@@ -106,8 +111,7 @@ export class WalletService {
     if (this.withdrawalInFlight(userId)) return refuse('A withdrawal is already under way. I will tell you here when it is through.');
     const dest = this.checkDestination(user, to);
     if (!dest.ok) return dest;
-    const balance = await this.balance(user);
-    const problem = withdrawalAmountProblem(amount, balance);
+    const problem = withdrawalAmountProblem(amount, await this.withdrawable(user, dest.value));
     if (problem) return refuse(`${problem} Nothing was sent.`);
     const params: WithdrawalParams = { to: dest.value, amount };
     // nothing in the user's file changes: the job file is the whole request

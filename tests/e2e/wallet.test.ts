@@ -90,6 +90,44 @@ describe('a withdrawal', () => {
     expect(empty.text).toContain('There is nothing to withdraw.');
     expect(empty.reply_markup?.inline_keyboard ?? []).toEqual([]);
   });
+
+  it('on a chain with a transfer fee, All sends what is left after the fee, and a typed amount above it is refused', async () => {
+    const FEE = TFT / 100;
+    // TFChain keeps the fee of each transfer: the most that can go is the balance less the fee
+    h = await startHarness({
+      chain: (sim) => ({
+        balance: (a) => sim.balance(a),
+        incomingTransfers: (a, after) => sim.incomingTransfers(a, after),
+        isValidAddress: (a) => sim.isValidAddress(a),
+        maxWithdrawal: async (from) => Math.max(0, (await sim.balance(from)) - FEE),
+        transfer: async (from, to, amount) => {
+          if (amount + FEE > (await sim.balance(from.address))) throw new Error('balances.InsufficientBalance');
+          const t = await sim.transfer(from, to, amount);
+          await sim.transfer(from, (await createIdentity()).address, FEE);
+          return t;
+        },
+      }),
+    });
+    const { u, address } = await newUser(504);
+    await h.grid.fund(address, 10 * TFT);
+    const dest = (await createIdentity()).address;
+    await u.sendText('/wallet');
+    await u.waitForText('Your Jukebox wallet');
+    await u.press('💸 Withdraw');
+    await u.waitForText('Where should the TFT go?');
+    await u.sendText(dest);
+    const q = await u.waitForText('How much should I send');
+    expect(q.text).toContain('TFChain keeps 0.01 TFT of it for the transfer fee.');
+    await u.sendText('10');
+    await u.waitForText('you can withdraw at most 9.99 TFT');
+    await u.press('All (9.99 TFT)');
+    const confirm = await u.waitForText('Please check your withdrawal');
+    expect(confirm.text).toContain('Your wallet keeps 0.00 TFT'); // the fee goes too
+    await u.press('💸 Withdraw 9.99 TFT');
+    await u.waitForText('💸 Sent');
+    expect(await h.grid.balance(dest)).toBe(10 * TFT - FEE);
+    expect(await h.grid.balance(address)).toBe(0);
+  });
 });
 
 describe('what a withdrawal refuses', () => {

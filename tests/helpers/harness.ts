@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createApp, type App } from '../../src/app.js';
 import type { Clock } from '../../src/clock.js';
+import type { Chain } from '../../src/grid/port.js';
 import { SimGrid } from '../../src/grid/sim/index.js';
 import { silentLogger, type Logger } from '../../src/log.js';
 import { BotApiEmulator } from '../../src/telegram/emulator/index.js';
@@ -24,6 +25,8 @@ export interface HarnessOptions {
   recovery?: { maxTries: number; backoffMs: number };
   /** the Stellar bridge the payment prompts offer; none by default, as on the simulated grid */
   bridgeAddress?: string;
+  /** the chain the product sees, built over the simulated grid's (e.g. one with transfer fees); the sim's own by default */
+  chain?: (grid: SimGrid) => Chain;
 }
 
 export interface Harness {
@@ -44,7 +47,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       dataDir,
       log: opts.log ?? silentLogger,
       grid,
-      chain: grid,
+      chain: opts.chain ? opts.chain(grid) : grid,
       faucet: grid,
       prober: grid,
       masterKey: TEST_KEY,

@@ -697,6 +697,13 @@ export class SimGrid implements Grid, Chain, Faucet, Prober {
     return this.bal(address);
   }
 
+  /** The simulated chain charges no fee and keeps no minimum: the whole balance can go. */
+  async maxWithdrawal(from: string): Promise<Units> {
+    this.assertOpen();
+    this.settle();
+    return this.bal(from);
+  }
+
   async incomingTransfers(address: string, after?: string): Promise<Transfer[]> {
     this.assertOpen();
     let from = 0;

@@ -52,6 +52,7 @@ function chain(transfer?: Chain['transfer']): Chain {
     balance: (a) => sim.balance(a),
     incomingTransfers: (a, after) => sim.incomingTransfers(a, after),
     isValidAddress: (a) => sim.isValidAddress(a),
+    maxWithdrawal: (from) => sim.maxWithdrawal(from),
     transfer: async (from, to, amount) => {
       transfers += 1;
       return (transfer ?? ((f, t, a) => sim.transfer(f, t, a)))(from, to, amount);

@@ -6,12 +6,35 @@
 import { esc } from '../src/chat/format.js';
 import type { Flow, OutMessage } from '../src/chat/types.js';
 import type { User } from '../src/domain/user.js';
-import type { VerificationStatus } from '../src/grid/port.js';
+import { formatTft, UNITS_PER_TFT } from '../src/domain/money.js';
+import { GridError, type VerificationStatus } from '../src/grid/port.js';
 import type { Services } from '../src/services/index.js';
+
+/** tf-kyc-verifier's VERIFICATION_MIN_BALANCE_TO_VERIFY_ACCOUNT default: 1 TFT. */
+const VERIFY_MIN_BALANCE = UNITS_PER_TFT;
 
 const WHY =
   'The ThreeFold Grid deploys only for verified accounts. You verify once, in your browser: a photo of an ID document and a selfie, checked by iDenfy for ThreeFold. ' +
   'You verify as the owner of your Jukebox wallet; Jukebox never sees your documents.';
+
+const DOWN = '🪪 The grid asks you to verify your identity, but its verification service does not answer right now. Please send /verify again in a few minutes.';
+
+/**
+ * The verification service opens a session only for a wallet holding some TFT (1 by default), so
+ * a new user pays that into their own wallet first; it stays theirs and pays their deployments.
+ */
+async function fundFirst(s: Services, user: User, first: string[]): Promise<OutMessage> {
+  const uri = s.wallet.paymentUri(user.identity.address, VERIFY_MIN_BALANCE);
+  return {
+    photo: await s.wallet.qrPng(uri),
+    text: [
+      ...first,
+      `🪪 Please verify your identity before your first deployment. The grid's verification service first asks for at least ${formatTft(VERIFY_MIN_BALANCE)} in your Jukebox wallet: scan this with ThreeFold Connect (the TFT stay yours and pay your deployments).`,
+      'When it has arrived, send /verify again for the verification link.',
+      `<code>${esc(uri)}</code>`,
+    ].join('\n\n'),
+  };
+}
 
 /** What the user reads about their verification, with the link when they still have to verify. */
 export async function verificationMessage(s: Services, user: User, status: VerificationStatus, lead?: string): Promise<OutMessage> {
@@ -23,8 +46,9 @@ export async function verificationMessage(s: Services, user: User, status: Verif
       return { text: [...first, '⏳ Your identity verification is being reviewed. This usually takes a few minutes; send /verify to see where it stands.'].join('\n') };
     case 'unverified':
     case 'rejected': {
-      const link = await s.verification.link(user).catch(() => undefined);
-      if (!link) return { text: [...first, '🪪 The grid asks you to verify your identity, but its verification service does not answer right now. Please send /verify again in a few minutes.'].join('\n') };
+      const link = await s.verification.link(user).catch((err: unknown) => err as Error);
+      if (link instanceof GridError && link.code === 'insufficient_funds') return fundFirst(s, user, first);
+      if (typeof link !== 'string') return { text: [...first, DOWN].join('\n') };
       return {
         text: [
           ...first,
@@ -48,6 +72,8 @@ export const verifyFlow: Flow = {
   newData: () => ({}),
   steps: {},
   async begin(c) {
-    return { done: [await verificationMessage(c.services, c.user, await c.services.verification.status(c.user))] };
+    const status = await c.services.verification.status(c.user).catch(() => undefined);
+    if (status === undefined) return { done: [{ text: DOWN }] };
+    return { done: [await verificationMessage(c.services, c.user, status)] };
   },
 };

@@ -28,6 +28,14 @@ describe('identity verification', () => {
     const { u, address } = await newUser(1101);
     h.grid.setVerification(address, 'unverified');
 
+    // the verification service opens a session only for a wallet holding 1 TFT: a new wallet is asked for it first
+    await u.sendText('/deploy');
+    const fund = await u.waitForText('first asks for at least 1.00 TFT');
+    expect(fund.kind).toBe('photo');
+    expect(fund.caption).toContain(`<code>TFT:${address}?amount=1&amp;sender=me</code>`);
+    expect(urlButtons(fund)).toHaveLength(0);
+    await h.grid.fund(address, 1_0000000);
+
     await u.sendText('/deploy');
     const asked = await u.waitForText('verify your identity before your first deployment');
     expect(asked.text).toContain(`<code>${address}</code>`);
@@ -48,6 +56,7 @@ describe('identity verification', () => {
   it('a rejected verification says so and offers the link again', async () => {
     h = await startHarness();
     const { u, address } = await newUser(1102);
+    await h.grid.fund(address, 5_0000000);
     h.grid.setVerification(address, 'rejected');
     await u.sendText('/verify');
     const m = await u.waitForText('was not accepted');

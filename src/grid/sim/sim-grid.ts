@@ -47,7 +47,7 @@ import { Low } from 'lowdb';
 import { JSONFile } from 'lowdb/node';
 import { checkAddress, encodeAddress } from '@polkadot/util-crypto';
 import { systemClock, type Clock } from '../../clock.js';
-import { DAY_MS, HOUR_MS, formatTft, type Units } from '../../domain/money.js';
+import { DAY_MS, HOUR_MS, UNITS_PER_TFT, formatTft, type Units } from '../../domain/money.js';
 import {
   GridError,
   type Chain,
@@ -793,9 +793,12 @@ export class SimGrid implements Grid, Chain, Faucet, Prober {
     return this.unverified.get(this.addressOf(id)) ?? 'verified';
   }
 
-  /** A link that goes nowhere: the simulated grid has no KYC service. */
+  /** A link that goes nowhere: the simulated grid has no KYC service. Like the real one, it wants 1 TFT in the account first. */
   async verificationLink(id: Identity): Promise<string> {
     this.assertOpen();
+    if (this.bal(this.addressOf(id)) < UNITS_PER_TFT) {
+      throw new GridError('insufficient_funds', 'the verification service opens a session only for an account holding at least 1 TFT');
+    }
     return `https://kyc.sim.invalid/verify?address=${encodeURIComponent(this.addressOf(id))}`;
   }
 

@@ -46,7 +46,6 @@ const EnvSchema = z.object({
   GRID_RELAY_URL: serviceUrl('GRID_RELAY_URL', ['wss:', 'ws:']).optional(),
   GRID_GRAPHQL_URL: serviceUrl('GRID_GRAPHQL_URL', ['https:', 'http:']).optional(),
   GRID_ACTIVATION_URL: serviceUrl('GRID_ACTIVATION_URL', ['https:', 'http:']).optional(),
-  GRID_KYC_URL: serviceUrl('GRID_KYC_URL', ['https:']).optional(),
   GRID_DEPLOY_TIMEOUT_MINUTES: z.coerce.number().int().min(1).max(60).default(10),
   GRID_POOL_SIZE: z.coerce.number().int().min(1).max(1000).default(50),
   GRID_POOL_IDLE_MINUTES: z.coerce.number().min(0.5).max(24 * 60).default(5),
@@ -118,7 +117,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (mnemonic !== undefined && !(/^(\S+ ){11}\S+$|^(\S+ ){23}\S+$/.test(mnemonic) && mnemonicValidate(mnemonic))) {
     throw new ConfigError('GRID_MNEMONIC is not a valid 12/24-word mnemonic (BIP39 words with their checksum, as the ThreeFold dashboard shows it)');
   }
-  const gridOverrides = ['GRID_PROXY_URL', 'GRID_SUBSTRATE_URL', 'GRID_RELAY_URL', 'GRID_GRAPHQL_URL', 'GRID_ACTIVATION_URL', 'GRID_KYC_URL'] as const;
+  const gridOverrides = ['GRID_PROXY_URL', 'GRID_SUBSTRATE_URL', 'GRID_RELAY_URL', 'GRID_GRAPHQL_URL', 'GRID_ACTIVATION_URL'] as const;
   const stray = gridOverrides.filter((k) => e[k] !== undefined);
   if (!e.GRID_NETWORK && stray.length > 0) throw new ConfigError(`${stray.join(', ')} only apply to a real grid: set GRID_NETWORK too, or unset them`);
   if (e.GRID_NETWORK && !e.JUKEBOX_MASTER_KEY) {
@@ -161,7 +160,8 @@ function tfgridSettings(e: z.infer<typeof EnvSchema>, network: GridNetwork): TfG
       relay: e.GRID_RELAY_URL ?? urls.relay,
       graphql: e.GRID_GRAPHQL_URL ?? urls.graphql,
       activation: e.GRID_ACTIVATION_URL ?? urls.activation,
-      kyc: e.GRID_KYC_URL ?? urls.kyc,
+      // not overridable: grid_client asks its own network's KYC service before every deployment
+      kyc: urls.kyc,
     },
     deploymentTimeoutMinutes: e.GRID_DEPLOY_TIMEOUT_MINUTES,
     poolSize: e.GRID_POOL_SIZE,

@@ -140,9 +140,11 @@ export function provisionJob(deps: JobDeps): JobHandler {
       await j.done('twin', { twinId });
     }
 
-    if (d.state === 'awaiting_payment' && wallet.offersStellar && user.identity.twinId === undefined) {
-      // registered while the user reads the prompt, so the bridge form is there when they ask for it;
-      // a failure here only delays that form: the step runs again once the order is paid
+    if (d.state === 'awaiting_payment' && wallet.offersStellar && user.identity.twinId === undefined && j.note('early-twin') === undefined) {
+      // registered while the user reads the prompt, so the bridge form is there when they ask for it.
+      // Tried once: a failure only delays that form (the step runs again once the order is paid), and
+      // a registration waits up to 30 s for activation, which each deposit poll must not repeat.
+      await j.record('early-twin', clock.now());
       await registerTwin().catch((err: unknown) => log.warn({ err, user: userId, deployment: d!.id }, 'early twin registration failed'));
     }
     if (d.state === 'awaiting_payment') {

@@ -76,15 +76,18 @@ export class JobWorker implements JobQueue {
       ...(params ? { params } : {}),
       journal: [],
     };
-    await this.store.save(job);
+    // claimed before the first await: a caller that checks hasActive and then enqueues cannot be
+    // overtaken by another doing the same (the watchdog and a chain event replacing one node twice)
+    this.active.set(job.id, job);
     let result: T;
     try {
+      await this.store.save(job);
       result = await commit();
     } catch (err) {
+      this.active.delete(job.id);
       await this.store.discard(job);
       throw err;
     }
-    this.active.set(job.id, job);
     this.schedule(job);
     return result;
   }

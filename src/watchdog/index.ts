@@ -57,6 +57,8 @@ export class Watchdog {
   private readonly twins = new Map<number, number>();
   /** users a chain event is being handled for; events meanwhile ask for one more look of their kind */
   private readonly looking = new Map<number, Wanted>();
+  /** per user, the look in progress: a pass and a chain event never look at one user at the same time */
+  private readonly lookingAt = new Map<number, Promise<unknown>>();
 
   constructor(private readonly deps: WatchdogDeps, private readonly schedules: Schedules = DEFAULT_SCHEDULES) {
     for (const [k, v] of Object.entries(schedules)) {
@@ -112,16 +114,32 @@ export class Watchdog {
       while ((wanted.health || wanted.runway) && !this.stopping) {
         const now = { ...wanted };
         wanted.health = wanted.runway = false;
-        const user = await this.deps.store.get(userId);
-        if (!user || !needsWatching(user)) break;
-        if (now.health) await checkHealth(this.deps, user, new Map());
-        if (now.runway) await checkRunway(this.deps, user);
+        const goOn = await this.exclusive(userId, async () => {
+          const user = await this.deps.store.get(userId);
+          if (!user || !needsWatching(user)) return false;
+          if (now.health) await checkHealth(this.deps, user, new Map());
+          if (now.runway) await checkRunway(this.deps, user);
+          return true;
+        });
+        if (!goOn) break;
       }
       this.deps.log.info({ user: userId, event: e.kind, contract: e.contractId }, 'chain event handled');
     } catch (err) {
       this.deps.log.error({ err, user: userId, event: e }, 'watchdog could not act on a chain event');
     } finally {
       this.looking.delete(userId);
+    }
+  }
+
+  /** Runs `fn` after any other look at this user has finished (a pass's or a chain event's). */
+  private async exclusive<T>(userId: number, fn: () => Promise<T>): Promise<T> {
+    const run = (this.lookingAt.get(userId) ?? Promise.resolve()).then(fn);
+    const tail = run.catch(() => undefined);
+    this.lookingAt.set(userId, tail);
+    try {
+      return await run;
+    } finally {
+      if (this.lookingAt.get(userId) === tail) this.lookingAt.delete(userId);
     }
   }
 
@@ -178,15 +196,17 @@ export class Watchdog {
         for (let next = await iterator.next(); !next.done && !this.stopping; next = await iterator.next()) {
           const id = next.value;
           try {
-            const user = await this.deps.store.get(id);
-            if (!user) continue;
-            if (user.identity.twinId !== undefined) this.twins.set(user.identity.twinId, user.id);
-            report.users++;
-            if (name !== 'reconcile' && !needsWatching(user)) {
-              await this.deps.store.unwatchIfIdle(id);
-              if (name === 'health' || user.reminders.sent.length === 0) continue;
-            }
-            await perUser(user, report);
+            await this.exclusive(id, async () => {
+              const user = await this.deps.store.get(id);
+              if (!user) return;
+              if (user.identity.twinId !== undefined) this.twins.set(user.identity.twinId, user.id);
+              report.users++;
+              if (name !== 'reconcile' && !needsWatching(user)) {
+                await this.deps.store.unwatchIfIdle(id);
+                if (name === 'health' || user.reminders.sent.length === 0) return;
+              }
+              await perUser(user, report);
+            });
           } catch (err) {
             report.errors++;
             this.deps.log.error({ err, user: id, pass: name }, 'watchdog could not check a user');

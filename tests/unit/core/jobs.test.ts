@@ -172,6 +172,32 @@ describe('JobWorker', () => {
     await w.stop();
   });
 
+  it('a job counts as active from the moment it is enqueued, so two callers checking first cannot both start one', async () => {
+    const h = scripted([{ done: true }]);
+    const w = worker(h.handler);
+    await w.start();
+    let release!: () => void;
+    const committing = new Promise<void>((r) => (release = r));
+    const starts: Promise<string>[] = [];
+    const tryStart = () => {
+      if (w.hasActive(7, 'd1', 'provision')) return Promise.resolve('refused');
+      return w.enqueue('provision', 7, 'd1', async () => {
+        await committing;
+        return 'started';
+      });
+    };
+    starts.push(tryStart(), tryStart());
+    release();
+    expect(await Promise.all(starts)).toEqual(['started', 'refused']);
+
+    // a commit that fails gives the slot back
+    await w.idle();
+    await expect(w.enqueue('provision', 7, 'd2', async () => Promise.reject(new Error('no')))).rejects.toThrow('no');
+    expect(w.hasActive(7, 'd2')).toBe(false);
+    expect(await pendingFiles()).toEqual([]);
+    await w.stop();
+  });
+
   it('a new job is saved before it runs and moves to done/ when finished', async () => {
     const h = scripted([{ done: true }]);
     let filesWhileRunning: string[] = [];

@@ -170,7 +170,7 @@ describe('/help and /cancel', () => {
     await u.sendText('/help');
     const help = await u.waitForText('What I can do');
     for (const { command, description } of h.emu.commands()) expect(help.text).toContain(`/${command} — ${description}`);
-    expect(h.emu.commands().map((c) => c.command)).toEqual(['start', 'deploy', 'list', 'status', 'extend', 'redeploy', 'delete', 'wallet', 'settings', 'help', 'cancel']);
+    expect(h.emu.commands().map((c) => c.command)).toEqual(['start', 'deploy', 'list', 'status', 'extend', 'redeploy', 'delete', 'wallet', 'verify', 'settings', 'help', 'cancel']);
     await u.sendText('/cancel');
     await u.waitForText('Nothing to cancel');
     await u.sendText('/wallet');

@@ -28,12 +28,12 @@ import {
   transferId,
   unitsOf,
   type ChainReadApi,
-  type ChainWatcher,
   type CodecLike,
-  type DepositInput,
   type EventId,
   type NumberLike,
-} from './chain-watcher.js';
+} from './chain-events.js';
+import type { ChainWatcher } from './chain-watcher.js';
+import type { DepositInput } from './deposit-inbox.js';
 import { cryptoReady, TFCHAIN_SS58 } from './identity.js';
 
 // ------------------------------------------------------------------ the seam

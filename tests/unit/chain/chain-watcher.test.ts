@@ -6,7 +6,9 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ChainWatcher, decodeBlockEvents, DepositInbox, type ContractChange } from '../../../src/chain/chain-watcher.js';
+import { decodeBlockEvents, type ContractChange } from '../../../src/chain/chain-events.js';
+import { ChainWatcher } from '../../../src/chain/chain-watcher.js';
+import { DepositInbox } from '../../../src/chain/deposit-inbox.js';
 import type { Transfer } from '../../../src/grid/port.js';
 import { addr, contractEv, depositEv, FakeChain, mintEv, T0, TFT, transferEv } from './fake-tfchain.js';
 

@@ -12,7 +12,7 @@ import type {
   HeaderLike,
   SignedBlockLike,
   StructLike,
-} from '../../../src/chain/chain-watcher.js';
+} from '../../../src/chain/chain-events.js';
 import type { AccountDataLike, ChainApi, DispatchErrorLike, ExtrinsicStatusLike, SubmitResultLike, SubmittableLike } from '../../../src/chain/tfchain.js';
 
 export const TFT = 10_000_000;

@@ -1,33 +1,14 @@
-import { createRequire } from 'node:module';
 import { beforeEach, describe, expect, it } from '@jest/globals';
 import { ManualClock } from '../../../../src/clock.js';
 import type { Logger } from '../../../../src/log.js';
 import { GridError, type Identity, type VmDeployment, type ZdbDeployment } from '../../../../src/grid/port.js';
-import type {
-  ChainContractShape,
-  DeploymentResultShape,
-  FilterOptionsShape,
-  GqlContractState,
-  GridClientLike,
-  MachinesShape,
-  ModuleContractShape,
-  NodeInfoShape,
-  ZdbDataShape,
-  ZdbsShape,
-  ZmachineDataShape,
-} from '../../../../src/grid/tfgrid/client-seam.js';
+import type { GridClientLike, ZmachineDataShape } from '../../../../src/grid/tfgrid/client-seam.js';
+import { GB, GridWorld, T, fakeGridClient, gridNode, isLive, metaOf, type FakeGridClient } from '../../../helpers/fake-grid-client.js';
 import { GRACE_MESSAGE, networkNameOf } from '../../../../src/grid/tfgrid/models.js';
 import type { ClientPool, TfGridSettings, TwinRegistrar } from '../../../../src/grid/tfgrid/seams.js';
 import { defaultUrls } from '../../../../src/grid/tfgrid/seams.js';
 import { TfGrid } from '../../../../src/grid/tfgrid/tfgrid.js';
 
-type Ctor = new (m: string) => Error;
-// the real error classes grid_client throws (CJS build)
-const T = createRequire(import.meta.url)('@threefold/types') as Record<'TwinNotExistError' | 'TimeoutError' | 'ValidationError' | 'RequestError', Ctor> & {
-  GridClientErrors: { Nodes: Record<'InvalidResourcesError', Ctor>; Workloads: Record<'WorkloadDeployError', Ctor> };
-};
-
-const GB = 1024 ** 3;
 const HOUR = 3_600_000;
 const OPERATOR: Identity = { mnemonic: 'operator words that must stay secret always', address: 'op-addr' };
 const ALICE: Identity = { mnemonic: 'alice words that must stay secret always', address: 'alice-addr' };
@@ -45,276 +26,6 @@ const settings: TfGridSettings = {
   bridgeAddress: 'GDHJP6TF3UXYXTNEZ2P36J5FH7W4BJJQ4AYYAXC66I2Q2AH5B6O6BCFG',
 };
 
-function chainError(keyError: string): Error {
-  return Object.assign(new Error(`Module Error: Failed to apply 'cancelContract' on section 'smartContractModule'`), { name: 'TFChainError', keyError });
-}
-
-// ------------------------------------------------------------------ a fake grid behind the seam
-
-interface Row {
-  contractID: number;
-  nodeID: number;
-  state: GqlContractState;
-  createdAt: number;
-  deploymentData: string;
-  numberOfPublicIPs: number;
-  twinId: number;
-}
-
-const isLive = (r: Row) => r.state === 'Created' || r.state === 'GracePeriod';
-const metaOf = (r: Row) => JSON.parse(r.deploymentData) as { type: string; name: string; projectName: string };
-
-interface Failure {
-  error: Error;
-  /** contracts are created on chain before the failure */
-  afterCreate: boolean;
-  /** grid_client calls its rollback */
-  rollback: boolean;
-  /** GraphQL has not indexed the contracts it made yet */
-  unindexed?: boolean;
-}
-
-/** The chain, GraphQL, the nodes and the proxy, as one fake. */
-class World {
-  rows: Row[] = [];
-  nextId = 1000;
-  consumption = new Map<number, number>();
-  consumptionCalls = 0;
-  deletionTime = new Map<number, number>();
-  resources = new Map<number, { cru: number; mru: number; sru: number; hru: number }>();
-  /** ids cancelled through contracts.cancel (the adapter), not by grid_client's rollback or delete */
-  cancelled: number[] = [];
-  cancelFails = new Set<number>();
-  /** ids the rollback does not cancel */
-  rollbackLeaves = new Set<number>();
-  rollbacks = 0;
-  zmachines = new Map<number, ZmachineDataShape>();
-  zdbData = new Map<number, ZdbDataShape>();
-  /** nodes that do not answer RMB: getObj and delete skip their deployments */
-  unreachable = new Set<number>();
-  nodes: NodeInfoShape[] = [];
-  /** contracts GraphQL does not list yet (it lags the chain) */
-  unindexed = new Set<number>();
-  failure: Failure | undefined;
-  deployed: Array<{ projectName: string; type: string; model: MachinesShape | ZdbsShape }> = [];
-  moduleDeletes: Array<{ projectName: string; type: string; name: string }> = [];
-  usdPerTft = 0.01;
-
-  add(twinId: number, meta: { type: string; name: string; projectName: string }, nodeID: number, over: Partial<Row> = {}): Row {
-    const row: Row = {
-      contractID: this.nextId++,
-      nodeID,
-      state: 'Created',
-      createdAt: 1_767_225_600,
-      deploymentData: JSON.stringify({ version: 3, ...meta }),
-      numberOfPublicIPs: 0,
-      twinId,
-      ...over,
-    };
-    this.rows.push(row);
-    return row;
-  }
-
-  row(id: number): Row | undefined {
-    return this.rows.find((r) => r.contractID === id);
-  }
-
-  chainShape(r: Row): ChainContractShape {
-    return {
-      contractId: r.contractID,
-      twinId: r.twinId,
-      state: r.state === 'GracePeriod' ? { gracePeriod: 100 } : { created: null },
-      contractType: { nodeContract: { nodeId: r.nodeID, deploymentData: r.deploymentData, publicIps: r.numberOfPublicIPs } },
-    };
-  }
-
-  /** USD per month: a made-up linear table, like the calculator's */
-  price(o: { cru: number; mru: number; sru: number; hru: number; ipv4u: boolean; certified?: boolean }): number {
-    const base = o.cru * 1 + o.mru * 0.5 + o.sru * 0.01 + o.hru * 0.001 + (o.ipv4u ? 3 : 0);
-    return o.certified ? base * 1.25 : base;
-  }
-}
-
-class FakeModule {
-  contracts?: ModuleContractShape[];
-  twinDeploymentHandler: { rollback(c: DeploymentResultShape): Promise<void> };
-
-  constructor(
-    private readonly world: World,
-    private readonly twinId: number,
-    readonly projectName: string,
-    private readonly type: 'vm' | 'zdb',
-  ) {
-    this.twinDeploymentHandler = {
-      rollback: async (c) => {
-        world.rollbacks++;
-        for (const x of c.created) {
-          const r = world.row(x.contractId);
-          if (r && !world.rollbackLeaves.has(x.contractId)) r.state = 'Deleted';
-        }
-      },
-    };
-  }
-
-  /** as grid_client: live contracts of the module's type whose project starts with the module's */
-  private mine(): Row[] {
-    return this.world.rows.filter((r) => r.twinId === this.twinId && isLive(r) && metaOf(r).type === this.type && metaOf(r).projectName.startsWith(this.projectName));
-  }
-
-  async list(): Promise<string[]> {
-    const mine = this.mine();
-    this.contracts = mine.map((r) => ({ contractID: String(r.contractID), nodeID: r.nodeID, state: r.state, parsedDeploymentData: metaOf(r) }));
-    return [...new Set(mine.map((r) => metaOf(r).name))];
-  }
-
-  async getObj(name: string): Promise<Array<ZmachineDataShape & ZdbDataShape>> {
-    await this.list();
-    const data = this.type === 'vm' ? this.world.zmachines : this.world.zdbData;
-    return this.mine()
-      .filter((r) => metaOf(r).name === name && !this.world.unreachable.has(r.nodeID))
-      .map((r) => data.get(r.contractID) as ZmachineDataShape & ZdbDataShape)
-      .filter((x) => x !== undefined);
-  }
-
-  async delete({ name }: { name: string }): Promise<DeploymentResultShape> {
-    this.world.moduleDeletes.push({ projectName: this.projectName, type: this.type, name });
-    const deleted: { contractId: number }[] = [];
-    for (const r of this.mine().filter((x) => metaOf(x).name === name && !this.world.unreachable.has(x.nodeID))) {
-      r.state = 'Deleted';
-      deleted.push({ contractId: r.contractID });
-      const net = this.world.rows.find((n) => isLive(n) && n.nodeID === r.nodeID && metaOf(n).name === networkNameOf(metaOf(r).projectName, name));
-      if (net) {
-        net.state = 'Deleted';
-        deleted.push({ contractId: net.contractID });
-      }
-    }
-    return { created: [], updated: [], deleted };
-  }
-
-  async deploy(model: MachinesShape | ZdbsShape): Promise<{ contracts: DeploymentResultShape }> {
-    this.world.deployed.push({ projectName: this.projectName, type: this.type, model });
-    const f = this.world.failure;
-    if (f && !f.afterCreate) throw f.error;
-    const meta = { type: this.type, name: model.name, projectName: this.projectName };
-    const created: Row[] = [];
-    const all: Row[] = [];
-    if ('machines' in model) {
-      for (const nodeId of new Set(model.machines.map((m) => m.node_id))) {
-        all.push(this.world.add(this.twinId, { type: 'network-light', name: model.network.name, projectName: this.projectName }, nodeId));
-      }
-      for (const m of model.machines) created.push(this.world.add(this.twinId, meta, m.node_id, { numberOfPublicIPs: m.public_ip ? 1 : 0 }));
-    } else {
-      for (const z of model.zdbs) created.push(this.world.add(this.twinId, meta, z.node_id));
-    }
-    all.push(...created);
-    if (f?.unindexed) for (const r of all) this.world.unindexed.add(r.contractID);
-    if (f) {
-      if (f.rollback) await this.twinDeploymentHandler.rollback({ created: all.map((r) => this.world.chainShape(r)), updated: [], deleted: [] });
-      throw f.error;
-    }
-    return { contracts: { created: created.map((r) => this.world.chainShape(r)), updated: [], deleted: [] } };
-  }
-
-  async add_machine(): Promise<never> {
-    throw new Error('not used');
-  }
-
-  async add_zdb(): Promise<never> {
-    throw new Error('not used');
-  }
-}
-
-interface Calls {
-  projects: string[];
-  filterNodes: FilterOptionsShape[];
-  getNode: number[];
-  calculate: Array<Record<string, unknown>>;
-  cancelAttempts: number[];
-}
-
-function fakeClient(world: World, twinId: number): GridClientLike & { calls: Calls } {
-  const calls: Calls = { projects: [], filterNodes: [], getNode: [], calculate: [], cancelAttempts: [] };
-  const unused = async (): Promise<never> => {
-    throw new Error('not used by the adapter');
-  };
-  return {
-    calls,
-    twinId,
-    machines: new FakeModule(world, twinId, '', 'vm') as unknown as GridClientLike['machines'],
-    zdbs: new FakeModule(world, twinId, '', 'zdb') as unknown as GridClientLike['zdbs'],
-    contracts: {
-      get: async ({ id }) => {
-        const r = world.row(id);
-        return r && isLive(r) ? world.chainShape(r) : null;
-      },
-      listMyContracts: async (o) => ({
-        nodeContracts: world.rows
-          .filter((r) => r.twinId === twinId && !world.unindexed.has(r.contractID) && (o?.state ?? ['Created', 'GracePeriod']).includes(r.state))
-          .map(({ twinId: _t, ...g }) => ({ ...g, contractID: String(g.contractID), createdAt: String(g.createdAt) })),
-        nameContracts: [],
-        rentContracts: [],
-      }),
-      getConsumption: async ({ id }) => {
-        world.consumptionCalls++;
-        return { amountBilled: world.consumption.get(id) ?? 0 };
-      },
-      getDeletionTime: async ({ id }) => world.deletionTime.get(id) ?? 0,
-      cancel: async ({ id }) => {
-        calls.cancelAttempts.push(id);
-        if (world.cancelFails.has(id)) throw new Error('extrinsic failed: priority too low');
-        const r = world.row(id);
-        if (!r || !isLive(r)) throw chainError('ContractNotExists');
-        r.state = 'Deleted';
-        world.cancelled.push(id);
-        return id;
-      },
-    },
-    capacity: {
-      filterNodes: async (o = {}) => {
-        calls.filterNodes.push({ ...o });
-        const page = o.page ?? 1;
-        const size = o.size ?? 50;
-        return world.nodes.filter((n) => n.status === (o.status ?? 'up')).slice((page - 1) * size, page * size);
-      },
-      nodes: {
-        getNode: async (id) => {
-          calls.getNode.push(id);
-          return world.nodes.find((n) => n.nodeId === id);
-        },
-      },
-    },
-    balance: { getMyBalance: unused, get: unused, transfer: unused },
-    calculator: {
-      calculate: async (o) => {
-        calls.calculate.push({ ...o });
-        const p = world.price(o);
-        return { sharedPrice: p, dedicatedPrice: p / 2 };
-      },
-      tftPrice: async () => world.usdPerTft,
-    },
-    tfclient: {
-      disconnect: async () => undefined,
-      api: {
-        query: {
-          smartContractModule: {
-            nodeContractResources: async (id: unknown) => ({ toPrimitive: () => ({ contractId: id, used: world.resources.get(Number(id)) }) }),
-          },
-        },
-        rpc: {},
-        tx: {},
-      },
-    },
-    forProject: (p) => {
-      calls.projects.push(p);
-      return {
-        machines: new FakeModule(world, twinId, p, 'vm') as unknown as GridClientLike['machines'],
-        zdbs: new FakeModule(world, twinId, p, 'zdb') as unknown as GridClientLike['zdbs'],
-      };
-    },
-    disconnect: async () => undefined,
-  };
-}
-
 interface LogLine {
   level: 'warn' | 'error' | 'debug' | 'info';
   obj: Record<string, unknown>;
@@ -327,9 +38,9 @@ function fakeLog(): { log: Logger; lines: LogLine[] } {
   return { lines, log: { warn: at('warn'), error: at('error'), debug: at('debug'), info: at('info') } as unknown as Logger };
 }
 
-let world: World;
-let op: ReturnType<typeof fakeClient>;
-let alice: ReturnType<typeof fakeClient>;
+let world: GridWorld;
+let op: FakeGridClient;
+let alice: FakeGridClient;
 let used: string[];
 let grid: TfGrid;
 let lines: LogLine[];
@@ -365,9 +76,9 @@ function build(reg?: TwinRegistrar['ensureTwin']): void {
 }
 
 beforeEach(() => {
-  world = new World();
-  op = fakeClient(world, OP_TWIN);
-  alice = fakeClient(world, ALICE_TWIN);
+  world = new GridWorld();
+  op = fakeGridClient(world, OP_TWIN);
+  alice = fakeGridClient(world, ALICE_TWIN);
   build();
 });
 
@@ -837,25 +548,7 @@ describe('hourlyCost', () => {
   });
 });
 
-function node(nodeId: number, over: Partial<NodeInfoShape> = {}): NodeInfoShape {
-  return {
-    nodeId,
-    farmId: 1,
-    farmName: 'farm1',
-    uptime: 1000,
-    status: 'up',
-    certificationType: 'Diy',
-    total_resources: { cru: 16, mru: 64 * GB, sru: 2000 * GB, hru: 8000 * GB },
-    used_resources: { cru: 4, mru: 8 * GB, sru: 100 * GB, hru: 0 },
-    location: { country: 'Belgium', city: 'Ghent' },
-    publicIps: { total: 2, used: 0, free: 2 },
-    rented: false,
-    rentedByTwinId: 0,
-    dedicated: false,
-    inDedicatedFarm: false,
-    ...over,
-  };
-}
+const node = gridNode;
 
 describe('findNodes and getNode', () => {
   it("searches with the operator's client, in filterNodes units, then applies the sim's rules", async () => {

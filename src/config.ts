@@ -160,8 +160,6 @@ function tfgridSettings(e: z.infer<typeof EnvSchema>, network: GridNetwork): TfG
       relay: e.GRID_RELAY_URL ?? urls.relay,
       graphql: e.GRID_GRAPHQL_URL ?? urls.graphql,
       activation: e.GRID_ACTIVATION_URL ?? urls.activation,
-      // not overridable: grid_client asks its own network's KYC service before every deployment
-      kyc: urls.kyc,
     },
     deploymentTimeoutMinutes: e.GRID_DEPLOY_TIMEOUT_MINUTES,
     poolSize: e.GRID_POOL_SIZE,

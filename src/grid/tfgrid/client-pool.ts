@@ -11,6 +11,7 @@
 import type { Logger } from '../../log.js';
 import type { Identity } from '../port.js';
 import { GridError } from '../port.js';
+import { scrubSecrets } from './errors.js';
 import type { ClientPool } from './seams.js';
 
 export interface Disconnectable {
@@ -21,7 +22,7 @@ export interface GridClientPoolOptions<C> {
   create: (identity: Identity) => Promise<C>;
   /** at most this many clients open, counting those being created */
   max: number;
-  /** a client unused for this long is disconnected by `sweep()` */
+  /** a client unused for this long is disconnected by `sweep()`; Infinity: never (no sweep timer) */
   idleMs: number;
   now?: () => number;
   isConnectionLoss?: (err: unknown) => boolean;
@@ -63,8 +64,9 @@ export function isConnectionLoss(err: unknown, depth = 0): boolean {
 /**
  * tfchain_client and rmb_direct_client register SIGTERM/SIGINT/SIGUSR1/SIGUSR2 handlers on every
  * new connection that disconnect and call process.exit(0) (after process.removeAllListeners()),
- * which would cut the application's own graceful shutdown short. Call this after connecting a
- * GridClient or a tfchain Client to take them off again; it removes only those handlers.
+ * which would cut the application's own graceful shutdown short. guardGridPackages (client-seam.ts)
+ * makes them no-ops and takes them off as they are added, reconnects included; this is the belt:
+ * call it after connecting a GridClient or a tfchain Client. It removes only those handlers.
  */
 export function removeGridSignalHandlers(): void {
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGUSR1', 'SIGUSR2'] as const) {
@@ -81,15 +83,17 @@ export class GridClientPool<C extends Disconnectable> implements ClientPool<C> {
   private readonly waiters: Array<() => void> = [];
   private readonly now: () => number;
   private readonly lost: (err: unknown) => boolean;
-  private readonly timer: NodeJS.Timeout;
+  private readonly timer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(private readonly opts: GridClientPoolOptions<C>) {
     if (!(opts.max >= 1)) throw new Error('pool max must be at least 1');
     this.now = opts.now ?? Date.now;
     this.lost = opts.isConnectionLoss ?? isConnectionLoss;
-    this.timer = setInterval(() => void this.sweep(), Math.max(1000, opts.idleMs / 2));
-    this.timer.unref();
+    if (Number.isFinite(opts.idleMs)) {
+      this.timer = setInterval(() => void this.sweep(), Math.max(1000, opts.idleMs / 2));
+      this.timer.unref();
+    }
   }
 
   /** clients open or being opened */
@@ -103,7 +107,7 @@ export class GridClientPool<C extends Disconnectable> implements ClientPool<C> {
       return await fn(entry.client!);
     } catch (err) {
       if (!this.lost(err) || this.closed) throw err;
-      this.opts.log?.warn({ address: identity.address, err: String(err) }, 'grid client lost its connection; reconnecting');
+      this.opts.log?.warn({ address: identity.address, err: scrubSecrets(String(err), [identity.mnemonic]) }, 'grid client lost its connection; reconnecting');
       this.discard(entry);
     } finally {
       this.release(entry);
@@ -223,7 +227,7 @@ export class GridClientPool<C extends Disconnectable> implements ClientPool<C> {
     if (client) {
       this.opts.log?.debug({ address: entry.key, why }, 'grid client closed');
       await client.disconnect().catch((err: unknown) => {
-        this.opts.log?.debug({ address: entry.key, err: String(err) }, 'grid client disconnect failed');
+        this.opts.log?.debug({ address: entry.key, err: scrubSecrets(String(err)) }, 'grid client disconnect failed');
       });
     }
     this.live.delete(entry);

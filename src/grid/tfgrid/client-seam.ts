@@ -19,6 +19,7 @@
  * (`new BaseModule(this.config)` in contracts.invalidateDeployment).
  */
 import { createRequire } from 'node:module';
+import path from 'node:path';
 import { removeGridSignalHandlers } from './client-pool.js';
 import type { TfGridSettings } from './seams.js';
 
@@ -241,7 +242,16 @@ export interface ContractsLike {
   getConsumption(o: { id: number }): Promise<{ amountBilled: number; discountReceived?: string }>;
   /** ms epoch: start of the grace period + 14 days; 0 when not in grace */
   getDeletionTime(o: { id: number }): Promise<number>;
+  /**
+   * Cancels one contract (balance checked, no KYC). A contract the chain no longer has makes it
+   * throw a TypeError ("reading 'apply'"): tfchain_client returns no extrinsic for it.
+   */
   cancel(o: { id: number }): Promise<number>;
+  /**
+   * Cancels several contracts in one utility.batchAll extrinsic (balance checked, no KYC): all or
+   * none. Contracts the chain no longer has are left out of the batch; returns the ids given.
+   */
+  batchCancelContracts(o: { ids: number[] }): Promise<number[]>;
 }
 
 export interface CapacityLike {
@@ -288,12 +298,17 @@ export interface GridClientLike {
   capacity: CapacityLike;
   balance: BalanceLike;
   calculator: CalculatorLike;
-  /** the chain connection, shared by every client of the process (tfchain_client keeps one per URL) */
+  /**
+   * The chain connection, shared by every client of the process (tfchain_client keeps one per URL).
+   * Its disconnect would close it for all of them, for good: guardGridPackages makes it a no-op,
+   * and closeGridChain closes the socket once, at shutdown.
+   */
   tfclient: { api: LooseChainApi; disconnect(): Promise<unknown> };
-  /** this client's own relay (RMB) connection */
-  rmbClient?: { disconnect(): Promise<unknown> };
+  /** the relay (RMB) connection: an rmb_direct_client Client, one per mnemonic in the process (see closeRelay) */
+  rmbClient?: object;
   /** fresh machines / zdbs modules whose deploy, list, getObj and delete use this project name */
   forProject(projectName: string): ProjectModules;
+  /** Lets go of this client's relay connection (closed when no other client holds it); never the chain's. */
   disconnect(): Promise<void>;
 }
 
@@ -313,15 +328,81 @@ export interface GridClientPackage {
   zdbs: ModuleCtor<ZdbsLike>;
   /** the grid's identity verification (KYC) client: domain, mnemonic, key type */
   KYC: new (apiDomain: string, mnemonic: string, keypairType: string) => KycLike;
+  /** the hex seed of a mnemonic, as grid_client keys its clients (and rmb_direct_client its cache) */
+  toHexSeed(mnemonic: string): string;
+  /** modules/base: contracts its modules leave out of GraphQL's listing (grid_client adds the ones it deletes) */
+  BaseModule: { deletedContracts: number[] };
+  /** primitives/network: the same, for wireguard networks */
+  Network: { deletedContracts: number[] };
   events: { listeners(event: string): ((...a: unknown[]) => void)[]; removeListener(event: string, fn: (...a: unknown[]) => void): void };
 }
 
 let loaded: GridClientPackage | undefined;
+/** primitives/networklight (not exported by the package): mycelium networks' listing */
+let networkLight: { deletedContracts: number[] } | undefined;
+
+/** Where grid_client is, and a require that resolves its dependencies as it does (the copies it uses). */
+function gridRequire(): { main: string; require: NodeRequire } {
+  const main = createRequire(import.meta.url).resolve('@threefold/grid_client');
+  return { main, require: createRequire(main) };
+}
+
+let guarded = false;
+const SIGNALS = new Set<string | symbol>(['SIGTERM', 'SIGINT', 'SIGUSR1', 'SIGUSR2']);
+type ChainDisconnect = (this: unknown, url?: string) => Promise<void>;
+/** tfchain_client's own QueryClient.disconnect, per copy of the package, for closeGridChain */
+const chainDisconnects = new Map<{ prototype: object }, ChainDisconnect>();
+
+/**
+ * Once, before grid_client, tfchain_client or rmb_direct_client makes a client:
+ *
+ * - Their `disconnectAndExit` becomes a no-op on both classes' prototypes. tfchain_client
+ *   (QueryClient.connect, on every new chain socket, reconnects included) and rmb_direct_client
+ *   (Client.connect, on every relay connect and reconnect) add SIGTERM / SIGINT / SIGUSR1 /
+ *   SIGUSR2 listeners that disconnect, then `process.removeAllListeners(); process.exit(0)`,
+ *   cutting the application's own shutdown (main.ts owns it) short. rmb binds it in its
+ *   constructor, tfchain_client at each connect: both bind the no-op, and such listeners are
+ *   taken off as soon as they are added (removeGridSignalHandlers stays as a belt).
+ * - tfchain_client's QueryClient.disconnect becomes a no-op. It closes the chain socket the
+ *   whole process shares per URL (its provider then never reconnects), and the packages call it
+ *   on their own: GridClient.disconnect, rmb_direct_client's disconnect (through its own tfchain
+ *   client), which rmb_direct_client also calls when a relay reconnect fails. Only closeGridChain
+ *   closes it, at shutdown, with the original.
+ */
+export function guardGridPackages(): void {
+  if (guarded) return;
+  guarded = true;
+  const { require: fromGrid } = gridRequire();
+  const fromRmb = createRequire(fromGrid.resolve('@threefold/rmb_direct_client'));
+  type Patchable = { prototype: { disconnectAndExit?: unknown; disconnect?: unknown } };
+  const chainClasses = new Set<Patchable>([
+    (fromGrid('@threefold/tfchain_client') as { QueryClient: Patchable }).QueryClient,
+    (fromRmb('@threefold/tfchain_client') as { QueryClient: Patchable }).QueryClient,
+  ]);
+  const relayClass = (fromGrid('@threefold/rmb_direct_client') as { Client: Patchable }).Client;
+  for (const cls of [...chainClasses, relayClass]) {
+    // named so: removeGridSignalHandlers finds its bound copies ("bound disconnectAndExit")
+    cls.prototype.disconnectAndExit = function disconnectAndExit(): void {};
+  }
+  for (const cls of chainClasses) {
+    chainDisconnects.set(cls, cls.prototype.disconnect as ChainDisconnect);
+    cls.prototype.disconnect = async function disconnect(): Promise<void> {};
+  }
+  process.on('newListener', (event: string | symbol, listener: (...a: unknown[]) => void) => {
+    // called before the listener is added: take it off right after
+    if (SIGNALS.has(event) && /\bdisconnectAndExit$/.test(listener.name)) queueMicrotask(() => process.removeListener(event, listener));
+  });
+}
 
 /** The CJS build of @threefold/grid_client, loaded once, on first use. */
 export function loadGridClientPackage(): GridClientPackage {
   if (!loaded) {
-    loaded = createRequire(import.meta.url)('@threefold/grid_client') as GridClientPackage;
+    // the CJS build brings @polkadot's CJS copy next to the ESM one src/chain uses: expected
+    process.env.POLKADOTJS_DISABLE_ESM_CJS_WARNING ??= '1';
+    guardGridPackages();
+    const { main, require } = gridRequire();
+    loaded = require(main) as GridClientPackage;
+    networkLight = (require(path.join(path.dirname(main), 'primitives', 'networklight.js')) as { ZNetworkLight: { deletedContracts: number[] } }).ZNetworkLight;
     // Its default "logs" listener console.logs every step of every deployment to stdout.
     for (const l of loaded.events.listeners('logs')) {
       if (l.name === 'logsHandler') loaded.events.removeListener('logs', l);
@@ -331,9 +412,112 @@ export function loadGridClientPackage(): GridClientPackage {
 }
 
 /**
+ * Tells grid_client these contracts are gone, as it tells itself after its own deletes: its
+ * modules and networks read their contracts from GraphQL, which lags the chain, and leave out
+ * those listed here. Without it, a deploy right after a rollback or a cancel refuses the name
+ * ("Another machine deployment with the same name … already exists") and loads the network from a
+ * contract that no longer exists (asking its node, which may be the dead one). Process-wide, as
+ * grid_client's own lists; a no-op until the package is loaded (fakes, the sim).
+ */
+export function forgetContracts(ids: Iterable<number>): void {
+  if (!loaded) return;
+  const lists = [loaded.BaseModule.deletedContracts, loaded.Network.deletedContracts, ...(networkLight ? [networkLight.deletedContracts] : [])];
+  for (const id of ids) {
+    for (const list of lists) if (!list.includes(id)) list.push(id);
+  }
+}
+
+// ---- the relay connection ----
+
+/** rmb_direct_client's Client (dist/node/client.js, 2.9.2): what closeRelay touches. */
+interface RelayInternals {
+  con?: { readyState?: number; CLOSED?: number; CLOSING?: number; close(): void; removeAllListeners?(): void; on?(e: string, f: () => void): void; onmessage?: unknown };
+  __pingPongTimeout?: ReturnType<typeof setTimeout>;
+  responses?: Map<unknown, unknown>;
+  reconnect?: () => void;
+  createConnection?: () => void;
+}
+
+/** How many open GridClients hold each relay client (rmb_direct_client hands one instance per mnemonic to all). */
+const relayHolders = new WeakMap<object, number>();
+
+/**
+ * Closes an rmb_direct_client Client's relay websocket, and only that: its own `disconnect` also
+ * disconnects its tfchain_client, which closes the process-wide chain socket of that URL (the one
+ * every GridClient and the twin registrar use, whose provider then never reconnects; see
+ * guardGridPackages), and first waits up to two minutes for responses still due. The ping
+ * timer stops, a ping still waiting can no longer reconnect it, its socket closes, and it leaves
+ * rmb_direct_client's cache (`Client.connections`, keyed `${relayUrl}:${hexSeed}:${keypairType}`),
+ * so the next client of that mnemonic gets a fresh one instead of this closed one.
+ */
+export function closeRelay(rmb: object): void {
+  const r = rmb as RelayInternals;
+  if (r.__pingPongTimeout) clearTimeout(r.__pingPongTimeout);
+  r.reconnect = () => undefined;
+  r.createConnection = () => undefined;
+  // a read loop whose envelope is gone ends without calling back (no reconnect, no next ping)
+  r.responses?.clear();
+  const con = r.con;
+  if (con) {
+    con.removeAllListeners?.();
+    con.onmessage = null;
+    // ws emits 'error' when a socket still connecting is closed: with no listener, that would throw
+    con.on?.('error', () => undefined);
+    if (con.readyState !== con.CLOSED && con.readyState !== con.CLOSING) {
+      try {
+        con.close();
+      } catch {
+        // closed already
+      }
+    }
+  }
+  const cache = (rmb.constructor as { connections?: Map<unknown, unknown> }).connections;
+  if (cache instanceof Map) {
+    for (const [key, value] of cache) if (value === rmb) cache.delete(key);
+  }
+}
+
+/** One more open client holds this relay client. */
+export function holdRelay(rmb: object | undefined): void {
+  if (rmb) relayHolders.set(rmb, (relayHolders.get(rmb) ?? 0) + 1);
+}
+
+/**
+ * A client lets go of its relay client (`held`: it counted as a holder; a client that failed to
+ * connect did not). The relay is closed when no open client holds it any more.
+ */
+export function releaseRelay(rmb: object | undefined, held: boolean): void {
+  if (!rmb) return;
+  const left = (relayHolders.get(rmb) ?? 0) - (held ? 1 : 0);
+  if (left > 0) {
+    relayHolders.set(rmb, left);
+    return;
+  }
+  relayHolders.delete(rmb);
+  closeRelay(rmb);
+}
+
+/**
+ * Closes tfchain_client's process-wide chain socket to this URL (every GridClient's, the twin
+ * registrar's), with tfchain_client's own disconnect (guardGridPackages took it from the
+ * packages): once, at shutdown, when nothing reads the chain through it any more. A no-op when
+ * grid_client was never loaded.
+ */
+export async function closeGridChain(url: string): Promise<void> {
+  if (!loaded) return;
+  const { QueryClient } = gridRequire().require('@threefold/tfchain_client') as { QueryClient: new (url: string) => object };
+  const original = chainDisconnects.get(QueryClient as unknown as { prototype: object });
+  await original?.call(new QueryClient(url), url);
+}
+
+/**
  * Opens a GridClient for this mnemonic: every service URL from the settings (so grid_client does
  * not probe its own list), sr25519 keys as TFChain accounts use, the deployment timeout from the
  * settings. Throws grid_client's TwinNotExistError when the account has no twin.
+ *
+ * Its `disconnect` lets go of its relay only (see closeRelay); GridClient's own would close the
+ * chain socket every client shares. A client that fails to connect closes its relay, unless an
+ * open client of the same mnemonic holds it, and never the chain socket.
  */
 export async function createGridClient(mnemonic: string, settings: TfGridSettings, projectName = ''): Promise<GridClientLike> {
   const pkg = loadGridClientPackage();
@@ -345,7 +529,10 @@ export async function createGridClient(mnemonic: string, settings: TfGridSetting
     relayURL: settings.urls.relay,
     graphqlURL: settings.urls.graphql,
     activationURL: settings.urls.activation,
-    KycURL: settings.urls.kyc,
+    // grid_client 2.9 takes no KYC URL (getDefaultUrls: https://kyc.<network>.grid.tf); see kyc.ts
+    // its default secret, given: without one, connect opens a second GridClient per mnemonic to
+    // re-encrypt kvstore keys of old clients (helpers/migration.js), which Jukebox never wrote
+    storeSecret: pkg.toHexSeed(mnemonic),
     deploymentTimeoutMinutes: settings.deploymentTimeoutMinutes,
     keypairType: 'sr25519',
     projectName,
@@ -355,15 +542,22 @@ export async function createGridClient(mnemonic: string, settings: TfGridSetting
   try {
     await client.connect();
   } catch (err) {
-    await client.disconnect().catch(() => undefined);
+    releaseRelay(client.rmbClient, false);
     throw err;
   } finally {
     removeGridSignalHandlers();
   }
+  holdRelay(client.rmbClient);
+  let released = false;
   return Object.assign(client, {
     forProject(p: string): ProjectModules {
       const config = { ...client.config, projectName: p };
       return { machines: new pkg.machines(config), zdbs: new pkg.zdbs(config) };
+    },
+    async disconnect(): Promise<void> {
+      if (released) return;
+      released = true;
+      releaseRelay(client.rmbClient, true);
     },
   });
 }

@@ -7,7 +7,7 @@ import type { Logger } from '../../log.js';
 import { GridError, type Identity, type VerificationStatus } from '../port.js';
 import { loadGridClientPackage, type KycLike } from './client-seam.js';
 import { scrubSecrets } from './errors.js';
-import type { TfGridSettings } from './seams.js';
+import type { GridNetwork, TfGridSettings } from './seams.js';
 
 export type KycFactory = (identity: Identity) => KycLike;
 
@@ -16,25 +16,43 @@ export const IDENFY_REDIRECT = 'https://ivs.idenfy.com/api/v2/redirect?authToken
 
 const STATUS: Record<string, VerificationStatus> = { VERIFIED: 'verified', PENDING: 'pending', REJECTED: 'rejected', UNVERIFIED: 'unverified' };
 
-export function kycFactory(settings: TfGridSettings): KycFactory {
-  return (id) => new (loadGridClientPackage().KYC)(settings.urls.kyc, id.mnemonic, 'sr25519');
+/**
+ * The KYC service grid_client asks before every deployment: https://kyc.<network>.grid.tf, always.
+ * grid_client 2.9 takes no KYC URL (GridClient.getDefaultUrls hardcodes it, a `KycURL` option is
+ * ignored), so the status shown to the user must come from that same service, whatever else the
+ * settings override.
+ */
+export function gridClientKycUrl(network: GridNetwork): string {
+  return `https://kyc.${network === 'main' ? '' : `${network}.`}grid.tf`;
 }
 
+export function kycFactory(settings: TfGridSettings): KycFactory {
+  const url = gridClientKycUrl(settings.network);
+  return (id) => new (loadGridClientPackage().KYC)(url, id.mnemonic, 'sr25519');
+}
+
+const VERIFIED_TRUST_MS = 60 * 60_000;
+
 export class Verifications {
-  /** a verified account stays verified: asked once per process */
-  private readonly verified = new Set<string>();
+  /**
+   * accounts found verified, until when that answer is trusted: /deploy asks at every start, and a
+   * verification the service withdrew must show in /verify within the hour, as grid_client sees it
+   */
+  private readonly verified = new Map<string, number>();
 
   constructor(
     private readonly kyc: KycFactory,
     private readonly log: Logger,
+    private readonly now: () => number = Date.now,
   ) {}
 
   async status(id: Identity): Promise<VerificationStatus> {
-    if (this.verified.has(id.address)) return 'verified';
+    if ((this.verified.get(id.address) ?? 0) > this.now()) return 'verified';
+    this.verified.delete(id.address);
     const raw = await this.ask(id, (k) => k.status());
     const status = STATUS[raw.toUpperCase()];
     if (!status) throw new GridError('unavailable', `the KYC service answered an unknown status "${raw.slice(0, 40)}"`);
-    if (status === 'verified') this.verified.add(id.address);
+    if (status === 'verified') this.verified.set(id.address, this.now() + VERIFIED_TRUST_MS);
     return status;
   }
 

@@ -14,8 +14,6 @@ export interface GridUrls {
   relay: string;
   graphql: string;
   activation: string;
-  /** the identity verification (KYC) service grid_client asks before every deployment */
-  kyc: string;
 }
 
 /** The default service URLs of a network, as grid_client derives them (mainnet has no `<net>.` prefix). */
@@ -27,7 +25,6 @@ export function defaultUrls(network: GridNetwork): GridUrls {
     relay: `wss://relay.${n}grid.tf`,
     graphql: `https://graphql.${n}grid.tf/graphql`,
     activation: `https://activation.${n}grid.tf/activation/activate`,
-    kyc: `https://kyc.${n}grid.tf`,
   };
 }
 

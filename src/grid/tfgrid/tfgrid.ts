@@ -8,6 +8,12 @@
  *   reads keep only the exact project, and a deploy checks the exact name is free first;
  * - a failed deploy reports in GridError.rolledBack every contract it created, checked on chain:
  *   cancelled by grid_client's rollback, or by us when the rollback left one alive;
+ * - GraphQL lags the chain by seconds (longer when the indexer is behind): whatever it lists as
+ *   live is confirmed on chain before it decides anything (a name taken, a contract to cancel or
+ *   to list), and the contracts found gone are handed to grid_client (forgetContracts) so its own
+ *   checks agree;
+ * - deletes cancel by contract id (grid_client's module delete asks the KYC service first, so an
+ *   outage or a lapsed verification would leave contracts billing), several in one batch extrinsic;
  * - every failure becomes a GridError (errors.ts), with no secret in its message.
  */
 import { systemClock, type Clock } from '../../clock.js';
@@ -34,10 +40,10 @@ import type {
   DeploymentResultShape,
   GqlContractState,
   GridClientLike,
-  ModuleContractShape,
   NodeInfoShape,
   ProjectModules,
 } from './client-seam.js';
+import { forgetContracts } from './client-seam.js';
 import { isContractGone, toGridError } from './errors.js';
 import { kycFactory, Verifications, type KycFactory } from './kyc.js';
 import {
@@ -70,6 +76,12 @@ export interface TfGridOptions {
   registrar: TwinRegistrar;
   /** the operator's identity: its client searches nodes and prices */
   operator: Identity;
+  /**
+   * Where the operator's client lives: a pool of its own (open.ts: one client, never evicted), so
+   * node search and pricing, which run inside chat handlers, never wait for a slot of the users'
+   * pool. Default: the users' pool.
+   */
+  operatorPool?: ClientPool<GridClientLike>;
   log: Logger;
   /** ages the cost cache; default the system clock */
   clock?: Clock;
@@ -84,13 +96,20 @@ const GRACE_MS = 14 * DAY_MS;
 /** filterNodes pages; the search stops at a short page, or after this many */
 const PAGE_SIZE = 100;
 const MAX_PAGES = 20;
+/**
+ * Nodes grid_client drops from a page by itself, after gridproxy answered: on a proxy URL with
+ * "dev" in it, node 259 (primitives/nodes.js TMP_EXCLUDED_NODES). A page that short is still full.
+ */
+const DEV_DROPPED = 1;
 /** contract cost lookups in flight at once per listing */
 const LOOKUPS = 6;
 /** a billed contract's hourly cost changes with prices only; a fresh one's estimate gives way to its first bill */
 const BILLED_COST_TTL_MS = HOUR_MS;
 const ESTIMATE_TTL_MS = 10 * 60_000;
 
-const isDeleted = (c: ChainContractShape | null): boolean => c === null || (c.state !== null && typeof c.state === 'object' && 'deleted' in c.state);
+const isDeleted = (c: ChainContractShape | null | undefined): boolean =>
+  c === null || c === undefined || (c.state !== null && typeof c.state === 'object' && 'deleted' in c.state);
+const isDeploymentContract = (x: ParsedContract): boolean => x.kind === 'vm' || x.kind === 'zdb';
 
 /** Runs fn over items with at most `limit` calls in flight, results in order. */
 async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
@@ -180,18 +199,24 @@ export class TfGrid implements Grid {
     return out;
   }
 
-  /** Pages through filterNodes per status until a page comes back short or enough nodes matched. */
+  /**
+   * Pages through filterNodes per status until a page comes back short or enough nodes matched.
+   * Excluded nodes are not sent: grid_client drops them from each page after gridproxy answered,
+   * so a full page would come back short and end the search early; keep() leaves them out.
+   */
   private async searchNodes(c: GridClientLike, filter: NodeFilter): Promise<GridNode[]> {
     const want = filter.status ?? 'up';
     const statuses: NodeStatus[] = want === 'any' ? ['up', 'standby', 'down'] : [want];
     const out: GridNode[] = [];
     const seen = new Set<number>();
+    const { excludeNodeIds: _excluded, ...paged } = filter;
+    const full = PAGE_SIZE - (this.o.settings.urls.proxy.includes('dev') ? DEV_DROPPED : 0);
     for (const status of statuses) {
       for (let page = 1; page <= MAX_PAGES; page++) {
-        const opts = toFilterOptions(filter, { status, availableFor: c.twinId, page, size: PAGE_SIZE });
+        const opts = toFilterOptions(paged, { status, availableFor: c.twinId, page, size: PAGE_SIZE });
         const raw = await c.capacity.filterNodes(opts);
         this.keep(raw, filter, out, seen);
-        if (raw.length < PAGE_SIZE || (filter.limit !== undefined && out.length >= filter.limit)) break;
+        if (raw.length < full || (filter.limit !== undefined && out.length >= filter.limit)) break;
       }
       if (filter.limit !== undefined && out.length >= filter.limit) break;
     }
@@ -203,13 +228,15 @@ export class TfGrid implements Grid {
   async deployVms(id: Identity, d: VmDeployment): Promise<{ contractIds: number[] }> {
     const model = toMachinesModel(d);
     const secrets = d.machines.flatMap((m) => Object.values(m.env));
-    return this.deploy(id, d, 'vm', secrets, (mods) => ({ module: mods.machines, run: () => mods.machines.deploy(model) }));
+    const nodes = d.machines.map((m) => m.nodeId);
+    return this.deploy(id, d, 'vm', nodes, secrets, (mods) => ({ module: mods.machines, run: () => mods.machines.deploy(model) }));
   }
 
   async deployZdbs(id: Identity, d: ZdbDeployment): Promise<{ contractIds: number[] }> {
     const model = toZdbsModel(d);
     const secrets = d.zdbs.map((z) => z.password);
-    return this.deploy(id, d, 'zdb', secrets, (mods) => ({ module: mods.zdbs, run: () => mods.zdbs.deploy(model) }));
+    const nodes = d.zdbs.map((z) => z.nodeId);
+    return this.deploy(id, d, 'zdb', nodes, secrets, (mods) => ({ module: mods.zdbs, run: () => mods.zdbs.deploy(model) }));
   }
 
   async getVms(id: Identity, projectName: string, name: string): Promise<VmInfo[]> {
@@ -237,31 +264,23 @@ export class TfGrid implements Grid {
   }
 
   /**
-   * grid_client's delete (which also removes the deployment's network), then a direct cancel of
-   * whatever of the deployment is still live: grid_client skips deployments whose node does not
-   * answer, and their contracts would go on billing. Unknown names return [].
+   * Cancels, by contract id, the deployment's VM or zdb contracts and its network contracts: those
+   * GraphQL lists live in the exact project, confirmed on chain. Not grid_client's module delete:
+   * it asks the KYC service first (twinDeploymentHandler.handle), so a KYC outage or a user no
+   * longer verified could never stop paying; a cancel needs no KYC, and zos removes the workloads
+   * of a cancelled contract. Returns the ids cancelled now; unknown names (or contracts gone
+   * already) return [].
    */
   async deleteDeployment(id: Identity, projectName: string, name: string): Promise<number[]> {
     validateProjectName(projectName);
     const cancelled = this.asUser(id, `delete deployment "${name}" of project "${projectName}"`, async (c) => {
-      const mods = c.forProject(projectName);
-      const [vmNames, zdbNames] = await Promise.all([mods.machines.list(), mods.zdbs.list()]);
-      // grid_client's delete matches project prefixes: when a longer project holds a deployment of
-      // this name too, its delete would take that one as well, so ours is cancelled directly below
-      const shared = (m: { contracts?: ModuleContractShape[] }) =>
-        (m.contracts ?? []).some((x) => x.parsedDeploymentData?.name === name && x.parsedDeploymentData?.projectName !== projectName);
-      const deleted = new Set<number>();
-      const note = (r: DeploymentResultShape) => r.deleted.forEach((x) => deleted.add(Number(x.contractId)));
-      if (vmNames.includes(name) && !shared(mods.machines)) note(await mods.machines.delete({ name }));
-      if (zdbNames.includes(name) && !shared(mods.zdbs)) note(await mods.zdbs.delete({ name }));
       const live = (await this.parsed(c, LIVE)).filter((x) => x.projectName === projectName);
-      const left = [...live.filter((x) => x.name === name && (x.kind === 'vm' || x.kind === 'zdb')), ...networksOf(live, projectName, name)];
-      for (const x of left) {
-        if (deleted.has(x.contractId)) continue;
-        await this.cancelOnChain(c, x.contractId);
-        deleted.add(x.contractId);
-      }
-      return [...deleted].sort((a, b) => a - b);
+      const listed = [...live.filter((x) => x.name === name && isDeploymentContract(x)), ...networksOf(live, projectName, name)];
+      const { alive } = await this.confirm(c, listed);
+      const { cancelled: done, failed } = await this.cancelMany(c, alive.map((x) => x.contractId));
+      const [first] = failed.values();
+      if (first !== undefined) throw first;
+      return done.sort((a, b) => a - b);
     });
     return noneWithoutTwin(cancelled, []);
   }
@@ -269,7 +288,10 @@ export class TfGrid implements Grid {
   async listContracts(id: Identity, opts: { projectPrefix?: string; includeDeleted?: boolean } = {}): Promise<ContractInfo[]> {
     const listed = this.asUser(id, `list the contracts of ${id.address}`, async (c) => {
       const rows = selectListed(await this.parsed(c, opts.includeDeleted ? ALL : LIVE), opts.projectPrefix ?? '', opts.includeDeleted === true);
-      return mapLimit(rows, LOOKUPS, async (p) => {
+      // the chain's state, not GraphQL's: a contract it still lists live may be gone a while already
+      const checked = await mapLimit(rows, LOOKUPS, (p) => (p.state === 'deleted' ? Promise.resolve(p) : this.withChainState(c, p)));
+      const shown = checked.filter((p) => opts.includeDeleted === true || p.state !== 'deleted');
+      return mapLimit(shown, LOOKUPS, async (p) => {
         const [cost, graceStartedAt] = await Promise.all([this.costOf(c, p), p.state === 'grace' ? this.graceStart(c, p.contractId) : undefined]);
         return toContractInfo(p, cost, graceStartedAt);
       });
@@ -284,7 +306,8 @@ export class TfGrid implements Grid {
       const onChain = await c.contracts.get({ id: contractId });
       if (onChain && !isDeleted(onChain)) {
         if (onChain.twinId !== c.twinId) throw notFound();
-        await this.cancelOnChain(c, contractId);
+        await this.cancelOnChain(c, contractId, true);
+        forgetContracts([contractId]);
         await this.cancelNetworksOf(c, onChain, this.secrets(id));
         return;
       }
@@ -365,13 +388,14 @@ export class TfGrid implements Grid {
   // ---------------------------------------------------------------- internals
 
   /**
-   * One deploy: the exact name must be free in the project; on failure every contract the deploy
-   * created is accounted for (settleFailedDeploy) and reported in the GridError.
+   * One deploy: the exact name must be free in the project (clearName); on failure every contract
+   * the deploy created is accounted for (settleFailedDeploy) and reported in the GridError.
    */
   private async deploy(
     id: Identity,
     d: { projectName: string; name: string },
     kind: 'vm' | 'zdb',
+    nodes: number[],
     secrets: string[],
     pick: (mods: ProjectModules) => { module: { twinDeploymentHandler: ProjectModules['machines']['twinDeploymentHandler'] }; run: () => Promise<{ contracts: DeploymentResultShape }> },
   ): Promise<{ contractIds: number[] }> {
@@ -381,9 +405,9 @@ export class TfGrid implements Grid {
       what,
       async (c) => {
         const before = (await this.parsed(c, ALL)).filter((x) => x.projectName === d.projectName);
-        if (before.some((x) => x.state !== 'deleted' && x.name === d.name && (x.kind === 'vm' || x.kind === 'zdb'))) {
-          throw new GridError('name_taken', `a deployment named "${d.name}" already exists in project "${d.projectName}"`);
-        }
+        await this.clearName(c, d, before, this.secrets(id, secrets));
+        // contracts made from here on have higher ids: what a failure left on chain is found by it
+        const floor = await this.lastContractId(c);
         const { module, run } = pick(c.forProject(d.projectName));
         const created = recordRollback(module.twinDeploymentHandler);
         try {
@@ -391,7 +415,7 @@ export class TfGrid implements Grid {
           return { contractIds: result.contracts.created.map((x) => Number(x.contractId)) };
         } catch (err) {
           const hidden = this.secrets(id, secrets);
-          const rolledBack = await this.settleFailedDeploy(c, d, kind, new Set(before.map((x) => x.contractId)), created, hidden);
+          const rolledBack = await this.settleFailedDeploy(c, d, kind, { before: new Set(before.map((x) => x.contractId)), floor, nodes }, created, hidden);
           throw toGridError(err, { what, secrets: hidden, fallback: 'workload_error' }, rolledBack);
         }
       },
@@ -400,53 +424,201 @@ export class TfGrid implements Grid {
   }
 
   /**
-   * The contracts a failed deploy created: those grid_client handed to its rollback, and those of
-   * this deployment (or its network) that appeared since the deploy began (GraphQL, which lags the
-   * chain by a block or two, so it only adds to the first list). Each is checked on chain: gone
-   * means rolled back; alive means the rollback failed, and we cancel it. One we cannot cancel is
-   * logged as an error and left out: it is still billed.
+   * Throws name_taken when a VM or zdb contract of this name in the exact project is alive on
+   * chain. What GraphQL still lists but the chain no longer has (a failed attempt rolled back a
+   * moment ago: the product's retry redeploys under the same name on another node) is handed to
+   * grid_client, whose deploy checks the name again from GraphQL. Network contracts of this
+   * deployment alive without it are a failed attempt's leftovers: they are cancelled, or
+   * grid_client would load the network from them and ask their node (maybe the one that failed).
+   */
+  private async clearName(c: GridClientLike, d: { projectName: string; name: string }, before: ParsedContract[], hidden: string[]): Promise<void> {
+    const listed = before.filter((x) => x.state !== 'deleted');
+    const holders = listed.filter((x) => x.name === d.name && isDeploymentContract(x));
+    const { alive } = await this.confirm(c, [...holders, ...networksOf(listed, d.projectName, d.name)]);
+    if (alive.some(isDeploymentContract)) {
+      throw new GridError('name_taken', `a deployment named "${d.name}" already exists in project "${d.projectName}"`);
+    }
+    if (alive.length === 0) return;
+    const { cancelled, failed } = await this.cancelMany(c, alive.map((x) => x.contractId));
+    if (cancelled.length > 0) this.log.warn({ project: d.projectName, deployment: d.name, contracts: cancelled }, 'cancelled network contracts a failed deployment left');
+    for (const [contract, err] of failed) {
+      this.log.warn({ project: d.projectName, deployment: d.name, contract, err: this.scrubbed(err, hidden) }, 'could not cancel a network contract a failed deployment left');
+    }
+  }
+
+  /**
+   * The contracts a failed deploy created: those grid_client handed to its rollback, those of this
+   * deployment (or its network) that GraphQL lists since the deploy began, and those the chain
+   * holds on the deployment's nodes with ids above `floor` (grid_client never rolls back a failure
+   * inside the contract-creating extrinsic, and GraphQL lags). Each is checked on chain: gone means
+   * rolled back; alive means the rollback failed (or never ran), and we cancel it. One we cannot
+   * cancel is logged as an error and left out: it is still billed.
    */
   private async settleFailedDeploy(
     c: GridClientLike,
     d: { projectName: string; name: string },
     kind: 'vm' | 'zdb',
-    before: Set<number>,
+    seen: { before: Set<number>; floor: number | undefined; nodes: number[] },
     rolledBackByGrid: number[],
     hidden: string[],
   ): Promise<number[]> {
     const ids = new Set(rolledBackByGrid);
     const net = kind === 'vm' ? networkNameOf(d.projectName, d.name) : undefined;
+    const ours = (projectName: string, name: string) => projectName === d.projectName && (name === d.name || name === net);
     try {
       for (const x of await this.parsed(c, ALL)) {
-        if (x.projectName === d.projectName && !before.has(x.contractId) && (x.name === d.name || x.name === net)) ids.add(x.contractId);
+        if (!seen.before.has(x.contractId) && ours(x.projectName, x.name)) ids.add(x.contractId);
       }
     } catch (err) {
       this.log.warn({ project: d.projectName, deployment: d.name, err: this.scrubbed(err, hidden) }, 'could not list contracts after a failed deployment');
     }
-    const rolledBack: number[] = [];
-    for (const contractId of [...ids].sort((a, b) => a - b)) {
-      try {
-        if (!isDeleted(await c.contracts.get({ id: contractId }))) {
-          await this.cancelOnChain(c, contractId);
-          this.log.warn({ project: d.projectName, deployment: d.name, contract: contractId }, 'cancelled a contract the failed deployment left alive');
-        }
-        rolledBack.push(contractId);
-      } catch (err) {
-        this.log.error(
-          { project: d.projectName, deployment: d.name, contract: contractId, err: this.scrubbed(err, hidden) },
-          'could not cancel a contract of a failed deployment: it is still billed',
-        );
-      }
+    try {
+      for (const contractId of await this.madeOnNodes(c, seen.nodes, seen.floor, ours)) ids.add(contractId);
+    } catch (err) {
+      this.log.warn({ project: d.projectName, deployment: d.name, err: this.scrubbed(err, hidden) }, 'could not read the chain after a failed deployment');
     }
+    const sorted = [...ids].sort((a, b) => a - b);
+    const alive = new Set<number>();
+    const unknown = new Map<number, unknown>();
+    await mapLimit(sorted, LOOKUPS, async (contractId) => {
+      try {
+        if (!isDeleted(await c.contracts.get({ id: contractId }))) alive.add(contractId);
+      } catch (err) {
+        unknown.set(contractId, err);
+      }
+    });
+    const { cancelled, failed } = await this.cancelMany(c, [...alive]);
+    for (const contractId of cancelled) {
+      this.log.warn({ project: d.projectName, deployment: d.name, contract: contractId }, 'cancelled a contract the failed deployment left alive');
+    }
+    for (const [contractId, err] of [...unknown, ...failed]) {
+      this.log.error(
+        { project: d.projectName, deployment: d.name, contract: contractId, err: this.scrubbed(err, hidden) },
+        'could not cancel a contract of a failed deployment: it is still billed',
+      );
+    }
+    const rolledBack = sorted.filter((x) => !unknown.has(x) && !failed.has(x));
+    forgetContracts(rolledBack);
     return rolledBack;
   }
 
-  /** Cancels on chain; a contract the chain no longer has counts as cancelled. */
-  private async cancelOnChain(c: GridClientLike, contractId: number): Promise<void> {
+  /** TFChain's last contract id (smartContractModule.contractID); undefined when it cannot be read. */
+  private async lastContractId(c: GridClientLike): Promise<number | undefined> {
+    try {
+      const query = c.tfclient.api.query['smartContractModule']?.['contractID'];
+      if (!query) return undefined;
+      const id = Number(((await query()) as { toPrimitive?: () => unknown } | undefined)?.toPrimitive?.());
+      return Number.isSafeInteger(id) && id >= 0 ? id : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Contracts of this client's twin alive on chain on these nodes (activeNodeContracts), with ids
+   * above `floor`, whose metadata passes `ours`. Nothing without a floor.
+   */
+  private async madeOnNodes(
+    c: GridClientLike,
+    nodes: number[],
+    floor: number | undefined,
+    ours: (projectName: string, name: string) => boolean,
+  ): Promise<number[]> {
+    const query = c.tfclient.api.query['smartContractModule']?.['activeNodeContracts'];
+    if (!query || floor === undefined) return [];
+    const fresh: number[] = [];
+    for (const node of new Set(nodes)) {
+      const listed = ((await query(node)) as { toPrimitive?: () => unknown } | undefined)?.toPrimitive?.();
+      if (Array.isArray(listed)) for (const x of listed) if (Number(x) > floor) fresh.push(Number(x));
+    }
+    const found = await mapLimit([...new Set(fresh)], LOOKUPS, async (contractId) => {
+      const x = await c.contracts.get({ id: contractId });
+      if (isDeleted(x) || x!.twinId !== c.twinId) return undefined;
+      const meta = parseMetadata(x!.contractType.nodeContract?.deploymentData);
+      return meta && ours(meta.projectName, meta.name) ? contractId : undefined;
+    });
+    return found.filter((x): x is number => x !== undefined);
+  }
+
+  /**
+   * Splits contracts GraphQL lists as live by what the chain says: alive (still there, and this
+   * twin's) or gone (removed, or deleted). The gone ones are handed to grid_client (forgetContracts).
+   */
+  private async confirm(c: GridClientLike, listed: ParsedContract[]): Promise<{ alive: ParsedContract[]; gone: ParsedContract[] }> {
+    const unique = [...new Map(listed.map((x) => [x.contractId, x])).values()];
+    const onChain = await mapLimit(unique, LOOKUPS, (x) => c.contracts.get({ id: x.contractId }));
+    const alive: ParsedContract[] = [];
+    const gone: ParsedContract[] = [];
+    unique.forEach((x, i) => {
+      const chain = onChain[i];
+      if (isDeleted(chain)) gone.push(x);
+      else if (chain!.twinId === c.twinId) alive.push(x);
+    });
+    forgetContracts(gone.map((x) => x.contractId));
+    return { alive, gone };
+  }
+
+  /** A listed contract with its state as the chain has it now (gone: deleted). */
+  private async withChainState(c: GridClientLike, p: ParsedContract): Promise<ParsedContract> {
+    const chain = await c.contracts.get({ id: p.contractId });
+    if (isDeleted(chain)) {
+      forgetContracts([p.contractId]);
+      const cause = (chain?.state as { deleted?: unknown } | undefined)?.deleted;
+      return { ...p, state: 'deleted', deletedCause: cause === 'OutOfFunds' ? 'out_of_funds' : 'canceled' };
+    }
+    const state = chain!.state && 'gracePeriod' in chain!.state ? 'grace' : 'created';
+    return state === p.state ? p : { ...p, state };
+  }
+
+  /**
+   * Cancels contracts of this client's twin. Several go in one batch extrinsic (tfchain_client
+   * signs one extrinsic at a time for the whole process, so one per contract would queue every
+   * other user's behind them); when the batch fails (all or none: one contract gone since, say),
+   * one by one. `cancelled`: those gone now; `failed`: those we could not cancel, with why.
+   */
+  private async cancelMany(c: GridClientLike, ids: number[]): Promise<{ cancelled: number[]; failed: Map<number, unknown> }> {
+    const failed = new Map<number, unknown>();
+    const todo = [...new Set(ids)];
+    if (todo.length > 1) {
+      try {
+        await c.contracts.batchCancelContracts({ ids: todo });
+        forgetContracts(todo);
+        return { cancelled: todo, failed };
+      } catch (err) {
+        this.log.debug({ contracts: todo, err: this.scrubbed(err, this.secrets(undefined)) }, 'batch cancel failed; cancelling one by one');
+      }
+    }
+    const cancelled: number[] = [];
+    for (const contractId of todo) {
+      try {
+        await this.cancelOnChain(c, contractId);
+        cancelled.push(contractId);
+      } catch (err) {
+        failed.set(contractId, err);
+      }
+    }
+    forgetContracts(cancelled);
+    return { cancelled, failed };
+  }
+
+  /**
+   * Cancels one contract on chain; one the chain no longer has counts as cancelled. Looks first
+   * (`known`: the caller just did): grid_client's cancel of a gone contract fails with a TypeError
+   * (tfchain_client returns no extrinsic for it). A cancel that fails is looked at again, in case
+   * the contract went meanwhile.
+   */
+  private async cancelOnChain(c: GridClientLike, contractId: number, known = false): Promise<void> {
+    if (!known && isDeleted(await c.contracts.get({ id: contractId }))) return;
     try {
       await c.contracts.cancel({ id: contractId });
     } catch (err) {
-      if (!isContractGone(err)) throw err;
+      if (isContractGone(err)) return;
+      const after = await c.contracts.get({ id: contractId }).then(
+        (x) => x,
+        () => undefined,
+      );
+      if (after !== undefined && isDeleted(after)) return;
+      throw err;
     }
   }
 
@@ -457,11 +629,16 @@ export class TfGrid implements Grid {
     if (!nodeContract || meta?.type !== 'vm') return;
     try {
       const live = await this.parsed(c, LIVE);
-      const vmLeft = live.some(
+      const others = live.filter(
         (x) => x.kind === 'vm' && x.projectName === meta.projectName && x.name === meta.name && x.nodeId === nodeContract.nodeId && x.contractId !== vm.contractId,
       );
-      if (vmLeft) return;
-      for (const n of networksOf(live, meta.projectName, meta.name, nodeContract.nodeId)) await this.cancelOnChain(c, n.contractId);
+      if ((await this.confirm(c, others)).alive.length > 0) return;
+      const { failed } = await this.cancelMany(
+        c,
+        networksOf(live, meta.projectName, meta.name, nodeContract.nodeId).map((n) => n.contractId),
+      );
+      const [first] = failed.values();
+      if (first !== undefined) throw first;
     } catch (err) {
       // the VM is cancelled; a network left behind is listed alone, and the next sweep cancels it
       this.log.warn({ contract: vm.contractId, err: this.scrubbed(err, hidden) }, 'could not cancel the network of a cancelled vm contract');
@@ -497,7 +674,7 @@ export class TfGrid implements Grid {
   }
 
   private asOperator<T>(what: string, fn: (c: GridClientLike) => Promise<T>): Promise<T> {
-    return this.guard(what, [], () => this.o.pool.use(this.o.operator, fn));
+    return this.guard(what, [], () => (this.o.operatorPool ?? this.o.pool).use(this.o.operator, fn));
   }
 }
 

@@ -12,6 +12,7 @@ import { createRequire } from 'node:module';
 import type { Logger } from '../../log.js';
 import { GridError, type Identity } from '../port.js';
 import { isConnectionLoss, removeGridSignalHandlers } from './client-pool.js';
+import { guardGridPackages } from './client-seam.js';
 import type { TfGridSettings, TwinRegistrar } from './seams.js';
 
 /** What the registrar reads and writes on TFChain. */
@@ -246,6 +247,7 @@ export class TfChainTwinChain implements TwinChain {
     try {
       const client = await this.query;
       await client.connect(); // reconnects when the shared connection was dropped
+      removeGridSignalHandlers(); // a reconnect registers them again (no-ops, see guardGridPackages)
       return client.api;
     } catch (err) {
       this.query = undefined;
@@ -268,6 +270,8 @@ function load<T>(name: string): T {
   // the CJS build brings @polkadot's CJS copy next to the ESM one src/chain uses: expected here,
   // and each copy readies its own wasm, so silence polkadot's "multiple versions" warning
   process.env.POLKADOTJS_DISABLE_ESM_CJS_WARNING ??= '1';
+  // before any client connects: no exit-on-signal handler, no package closing the shared socket
+  guardGridPackages();
   return createRequire(import.meta.url)(name) as T;
 }
 

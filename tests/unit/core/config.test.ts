@@ -78,7 +78,6 @@ describe('loadConfig', () => {
           relay: 'wss://relay.grid.tf',
           graphql: 'https://graphql.grid.tf/graphql',
           activation: 'https://activation.grid.tf/activation/activate',
-          kyc: 'https://kyc.grid.tf',
         },
         deploymentTimeoutMinutes: 10,
         poolSize: 50,

@@ -6,6 +6,8 @@ import { silentLogger } from '../../../../src/log.js';
 
 const id = { address: '5DfhGyQdFobKM8NsWvEeAKk5EQQgYe9AydgJ7rMB6E1EqRzV', mnemonic: 'bottom drive obey lake curtain smoke basket hold race lonely fit walk' };
 
+let now = 0;
+
 function fake(answers: { status?: () => Promise<string>; token?: () => Promise<string> }) {
   const calls = { status: 0, token: 0 };
   const v = new Verifications(
@@ -14,6 +16,7 @@ function fake(answers: { status?: () => Promise<string>; token?: () => Promise<s
       getToken: () => (calls.token++, (answers.token ?? (async () => 'tok'))()),
     }),
     silentLogger,
+    () => now,
   );
   return { v, calls };
 }
@@ -28,11 +31,16 @@ describe('grid KYC', () => {
     expect(await fake({ status: async () => raw }).v.status(id)).toBe(status);
   });
 
-  it('a verified account is asked once; an unverified one every time', async () => {
-    const yes = fake({ status: async () => 'VERIFIED' });
+  it('a verified account is asked once an hour (a withdrawn verification shows within it); an unverified one every time', async () => {
+    let answer = 'VERIFIED';
+    const yes = fake({ status: async () => answer });
     await yes.v.status(id);
     await yes.v.status(id);
     expect(yes.calls.status).toBe(1);
+    answer = 'UNVERIFIED';
+    now += 61 * 60_000;
+    expect(await yes.v.status(id)).toBe('unverified');
+    expect(yes.calls.status).toBe(2);
     const no = fake({ status: async () => 'UNVERIFIED' });
     await no.v.status(id);
     await no.v.status(id);

@@ -383,12 +383,12 @@ describe('deleteDeployment', () => {
     expect(alice.calls.cancelAttempts).toEqual([]);
   });
 
-  it("deletes a vm deployment with grid_client's delete, network included", async () => {
+  it('deletes a vm deployment by cancelling its contracts, network included, without grid_client\'s delete (which asks KYC)', async () => {
     await grid.deployVms(ALICE, vmDeployment());
     const ids = world.rows.map((r) => r.contractID);
     await expect(grid.deleteDeployment(ALICE, P, 'btc_0')).resolves.toEqual(ids);
-    expect(world.moduleDeletes).toEqual([{ projectName: P, type: 'vm', name: 'btc_0' }]);
-    expect(alice.calls.cancelAttempts).toEqual([]);
+    expect(world.moduleDeletes).toEqual([]);
+    expect(world.cancelled.sort()).toEqual(ids);
     expect(ids.every((id) => !live(id))).toBe(true);
   });
 
@@ -407,10 +407,11 @@ describe('deleteDeployment', () => {
     expect(live(theirs.contractID)).toBe(true);
   });
 
-  it('deletes zdb deployments with the zdbs module', async () => {
+  it('deletes zdb deployments by cancelling their contracts', async () => {
     const out = await grid.deployZdbs(ALICE, zdbDeployment());
     await expect(grid.deleteDeployment(ALICE, 'jukebox/u7/d4', 'store0b1')).resolves.toEqual(out.contractIds);
-    expect(world.moduleDeletes).toEqual([{ projectName: 'jukebox/u7/d4', type: 'zdb', name: 'store0b1' }]);
+    expect(world.moduleDeletes).toEqual([]);
+    expect(world.cancelled.sort()).toEqual(out.contractIds);
   });
 });
 
@@ -562,7 +563,7 @@ describe('findNodes and getNode', () => {
     const found = await grid.findNodes({ free: { cru: 4, mruMb: 8192, sruGb: 500 }, publicIp: true, country: 'Belgium', excludeNodeIds: [9] });
     expect(used).toEqual([OPERATOR.address]);
     expect(op.calls.filterNodes).toEqual([
-      { cru: 4, mru: 8, sru: 500, publicIPs: true, country: 'Belgium', nodeExclude: [9], status: 'up', healthy: true, availableFor: OP_TWIN, page: 1, size: 100 },
+      { cru: 4, mru: 8, sru: 500, publicIPs: true, country: 'Belgium', status: 'up', healthy: true, availableFor: OP_TWIN, page: 1, size: 100 },
     ]);
     expect(found.map((n) => n.nodeId)).toEqual([4, 1]);
     expect(found[1]).toEqual({

@@ -6,6 +6,7 @@
 import { decodeAddress, encodeAddress } from '@polkadot/util-crypto';
 import type { Units } from '../domain/money.js';
 import { TFCHAIN_SS58 } from './identity.js';
+import type { AccountDataLike } from './tfchain.js';
 
 // ------------------------------------------------------------------ the seam: what is read of @polkadot/api
 
@@ -48,7 +49,11 @@ export interface SignedBlockLike {
 /** `await api.at(blockHash)`: storage as it was at that block, decoded with that block's metadata. */
 export interface ChainApiAt {
   query: {
-    system: { events(): Promise<ArrayLike<EventRecordLike>> };
+    system: {
+      events(): Promise<ArrayLike<EventRecordLike>>;
+      /** an account as of that block (TfChain reads balances where the watcher stands) */
+      account?(address: string): Promise<{ data: AccountDataLike }>;
+    };
     tftBridgeModule?: { depositFee?(): Promise<CodecLike> };
   };
 }

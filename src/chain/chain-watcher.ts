@@ -204,6 +204,11 @@ export class ChainWatcher {
     while (this.pumping) await this.pumping;
   }
 
+  /** The hash of the last block fully processed: every deposit up to it is in the inbox, none after it. */
+  processedHash(): string | undefined {
+    return this.cursorHash;
+  }
+
   /** Where the watcher is: for health checks and logs. */
   stats(): { cursor: number; head: number; subscribed: boolean; watched: number } {
     return { cursor: this.cursor, head: this.target, subscribed: this.subscribed, watched: this.inbox.watchedCount() };

@@ -290,8 +290,15 @@ export class TfChain implements Chain {
   }
 
   /** The free balance, in units. */
+  /**
+   * The free balance as of the last block the watcher processed: deposits after it are neither in
+   * this balance nor in the inbox yet, so "the balance covers the order" and "these deposits paid
+   * it" always agree, and a deposit cannot pay an order unclaimed and later a second prompt. A few
+   * seconds behind the chain's best block; where that block's state is gone, the latest.
+   */
   async balance(address: string): Promise<Units> {
-    const data = await this.account(address);
+    const at = this.opts.watcher?.processedHash();
+    const data = at ? await this.accountAt(address, at).catch(() => this.account(address)) : await this.account(address);
     return unitsOf(bigOf(data.free, 'free balance'), `the free balance of ${address}`);
   }
 
@@ -377,6 +384,13 @@ export class TfChain implements Chain {
     const a = this.addressOrThrow(address);
     const info = await this.read(this.api.query.system.account(a), 'reading a balance');
     return info.data;
+  }
+
+  private async accountAt(address: string, hash: string): Promise<AccountDataLike> {
+    const a = this.addressOrThrow(address);
+    const state = await this.read(this.api.at(hash), 'reading the chain at a block');
+    if (!state.query.system.account) throw new Error('this API cannot read accounts at a block');
+    return (await this.read(state.query.system.account(a), 'reading a balance')).data;
   }
 
   /** A read that answers within the timeout, or GridError('unavailable'). */

@@ -51,6 +51,8 @@ export interface FakeBlock {
   records: EventRecordLike[];
   time: number;
   depositFee?: bigint;
+  /** the accounts as they were when the block was made */
+  accounts: Map<string, Partial<Record<keyof AccountDataLike, bigint>>>;
 }
 
 /** What the next signAndSend does. */
@@ -77,6 +79,15 @@ function status(type: 'InBlock' | 'Finalized' | 'Dropped', hash = '0x'): Extrins
 }
 
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+function accountData(a: Partial<Record<keyof AccountDataLike, bigint>> = {}): { data: AccountDataLike } {
+  const data: AccountDataLike = { free: codec(a.free ?? 0n) };
+  if (a.reserved !== undefined) data.reserved = codec(a.reserved);
+  if (a.frozen !== undefined) data.frozen = codec(a.frozen);
+  if (a.miscFrozen !== undefined) data.miscFrozen = codec(a.miscFrozen);
+  if (a.feeFrozen !== undefined) data.feeFrozen = codec(a.feeFrozen);
+  return { data };
+}
 
 export class FakeChain implements ChainApi {
   isConnected = true;
@@ -110,7 +121,8 @@ export class FakeChain implements ChainApi {
 
   addBlock(records: EventRecordLike[] = [], opts: { depositFee?: bigint } = {}): number {
     const n = this.blocks.length;
-    const b: FakeBlock = { number: n, hash: hashOf(n, this.salt), records, time: T0 + n * 6000 };
+    const accounts = new Map([...(this.accounts ?? new Map<string, Partial<Record<keyof AccountDataLike, bigint>>>())].map(([k, v]) => [k, { ...v }]));
+    const b: FakeBlock = { number: n, hash: hashOf(n, this.salt), records, time: T0 + n * 6000, accounts };
     if (opts.depositFee !== undefined) b.depositFee = opts.depositFee;
     this.blocks.push(b);
     return n;
@@ -166,6 +178,7 @@ export class FakeChain implements ChainApi {
               this.inFlight--;
             }
           },
+          account: async (address: string) => accountData(b.accounts.get(address)),
         },
         tftBridgeModule: {
           depositFee: async () => {
@@ -208,15 +221,7 @@ export class FakeChain implements ChainApi {
 
   query = {
     system: {
-      account: async (address: string): Promise<{ data: AccountDataLike }> => {
-        const a = this.accounts.get(address) ?? {};
-        const data: AccountDataLike = { free: codec(a.free ?? 0n) };
-        if (a.reserved !== undefined) data.reserved = codec(a.reserved);
-        if (a.frozen !== undefined) data.frozen = codec(a.frozen);
-        if (a.miscFrozen !== undefined) data.miscFrozen = codec(a.miscFrozen);
-        if (a.feeFrozen !== undefined) data.feeFrozen = codec(a.feeFrozen);
-        return { data };
-      },
+      account: async (address: string): Promise<{ data: AccountDataLike }> => accountData(this.accounts.get(address)),
     },
   };
 

@@ -202,6 +202,20 @@ describe('incomingTransfers', () => {
     await expect(tf.incomingTransfers('garbage')).rejects.toMatchObject({ code: 'invalid' });
   });
 
+  it('reads the balance where the watcher stands, so a deposit not yet recorded is not in the balance either', async () => {
+    const tf = new TfChain(chain, { watcher });
+    await tf.incomingTransfers(me.address);
+    // the transfer is in the best block, not yet finalized: the inbox does not have it
+    chain.accounts.set(me.address, { free: 100n * BigInt(TFT) });
+    chain.addBlock([transferEv(carol, me.address, 100 * TFT, 1)]);
+    expect(await tf.incomingTransfers(me.address)).toEqual([]);
+    expect(await tf.balance(me.address)).toBe(0);
+    chain.finalize();
+    await watcher.idle();
+    expect((await tf.incomingTransfers(me.address)).map((t) => t.amount)).toEqual([100 * TFT]);
+    expect(await tf.balance(me.address)).toBe(100 * TFT);
+  });
+
   it('fills in deposits from before the watcher from the indexer, once, and then trusts the inbox', async () => {
     // blocks 0..5 happened before the watcher started (it began at 5)
     chain.blocks[2]!.records = [transferEv(carol, me.address, 9 * TFT, 3)];

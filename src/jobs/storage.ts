@@ -33,7 +33,6 @@ import {
   groupSlots,
   layoutOf,
   MAX_STORAGE_GROUPS,
-  META_BACKENDS,
   planGroup,
   planStorage,
   schemeLabel,

@@ -6,7 +6,7 @@
 import { qrPng } from '../chat/qr.js';
 import type { Deployment, Payment } from '../domain/deployment.js';
 import type { User } from '../domain/user.js';
-import { DAY_MS, formatTft, HOUR_MS, parseTft, UNITS_PER_TFT, type Units } from '../domain/money.js';
+import { DAY_MS, formatTft, parseTft, UNITS_PER_TFT, type Units } from '../domain/money.js';
 import type { Chain, Faucet, Identity, Transfer } from '../grid/port.js';
 import type { JobQueue } from '../jobs/worker.js';
 import type { UserStore } from '../store/user-store.js';

@@ -19,6 +19,7 @@
  * TFChain would emit).
  */
 import { createRequire } from 'node:module';
+import { defaultUrls, type TfGridSettings } from '../../src/grid/tfgrid/seams.js';
 import type {
   BalanceLike,
   ChainContractShape,
@@ -36,6 +37,16 @@ import type {
   ZmachineDataShape,
 } from '../../src/grid/tfgrid/client-seam.js';
 import { networkNameOf } from '../../src/grid/tfgrid/models.js';
+
+/** Devnet settings for tests of the real-grid adapter (nothing is ever reached). */
+export const DEV_SETTINGS: TfGridSettings = {
+  network: 'dev',
+  urls: defaultUrls('dev'),
+  deploymentTimeoutMinutes: 10,
+  poolSize: 4,
+  poolIdleMs: 60_000,
+  bridgeAddress: 'GDHJP6TF3UXYXTNEZ2P36J5FH7W4BJJQ4AYYAXC66I2Q2AH5B6O6BCFG',
+};
 
 type Ctor = new (m: string) => Error;
 /** The real error classes grid_client throws (CJS build of @threefold/types). */

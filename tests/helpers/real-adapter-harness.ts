@@ -27,14 +27,14 @@ import type { ProbeSpec } from '../../src/catalog/types.js';
 import type { Identity } from '../../src/grid/port.js';
 import type { GridClientLike, LooseChainApi } from '../../src/grid/tfgrid/client-seam.js';
 import { GridClientPool, isConnectionLoss } from '../../src/grid/tfgrid/client-pool.js';
-import { defaultUrls, type TfGridSettings, type TwinRegistrar } from '../../src/grid/tfgrid/seams.js';
+import type { TfGridSettings, TwinRegistrar } from '../../src/grid/tfgrid/seams.js';
 import { TfGrid } from '../../src/grid/tfgrid/tfgrid.js';
 import { silentLogger, type Logger } from '../../src/log.js';
 import type { ProbeResult, ProbeTarget, Prober } from '../../src/probes/prober.js';
 import { BotApiEmulator } from '../../src/telegram/emulator/index.js';
 import { addr, contractEv, depositEv, ev, FakeChain, mintEv, transferEv } from '../unit/chain/fake-tfchain.js';
 import { eventually } from './eventually.js';
-import { fakeGridClient, fakeKyc, gridNode, GridWorld, nodeContractResourcesOf, T, type ContractChange, type FakeGridClient } from './fake-grid-client.js';
+import { DEV_SETTINGS, fakeGridClient, fakeKyc, gridNode, GridWorld, nodeContractResourcesOf, T, type ContractChange, type FakeGridClient } from './fake-grid-client.js';
 import { TEST_KEY } from './harness.js';
 
 export const OPERATOR: Identity = { mnemonic: 'operator words that must never reach a log line', address: addr(250) };
@@ -42,14 +42,7 @@ export const OPERATOR_TWIN = 1;
 /** Where test deposits come from: some other TFChain account. */
 export const FUNDER = addr(77);
 
-export const SETTINGS: TfGridSettings = {
-  network: 'dev',
-  urls: defaultUrls('dev'),
-  deploymentTimeoutMinutes: 10,
-  poolSize: 8,
-  poolIdleMs: 60_000,
-  bridgeAddress: 'GDHJP6TF3UXYXTNEZ2P36J5FH7W4BJJQ4AYYAXC66I2Q2AH5B6O6BCFG',
-};
+export const SETTINGS: TfGridSettings = { ...DEV_SETTINGS, poolSize: 8 };
 
 /** Twins on the chain, registered on request; counts every call. */
 export class FakeRegistrar implements TwinRegistrar {

@@ -18,7 +18,7 @@ import {
   loadGridClientPackage,
   type GridClientLike,
 } from '../../../../src/grid/tfgrid/client-seam.js';
-import { defaultUrls, type TfGridSettings } from '../../../../src/grid/tfgrid/seams.js';
+import { DEV_SETTINGS } from '../../../helpers/fake-grid-client.js';
 
 process.env.POLKADOTJS_DISABLE_ESM_CJS_WARNING = '1';
 const req = createRequire(import.meta.url);
@@ -29,14 +29,7 @@ const { QueryClient, Client: ChainClient } = req('@threefold/tfchain_client') as
 };
 const rmb = req('@threefold/rmb_direct_client') as { Client: AnyCtor & { connections: Map<string, unknown> } };
 
-const settings: TfGridSettings = {
-  network: 'dev',
-  urls: defaultUrls('dev'),
-  deploymentTimeoutMinutes: 10,
-  poolSize: 4,
-  poolIdleMs: 60_000,
-  bridgeAddress: 'GDHJP6TF3UXYXTNEZ2P36J5FH7W4BJJQ4AYYAXC66I2Q2AH5B6O6BCFG',
-};
+const settings = DEV_SETTINGS;
 const CHAIN = settings.urls.substrate;
 const RELAY = settings.urls.relay;
 const MNEMONIC = 'bottom drive obey lake curtain smoke basket hold race lonely fit walk';

@@ -22,23 +22,17 @@ import type {
 import { loadGridClientPackage } from '../../../../src/grid/tfgrid/client-seam.js';
 import { kycFactory } from '../../../../src/grid/tfgrid/kyc.js';
 import { networkNameOf } from '../../../../src/grid/tfgrid/models.js';
-import { defaultUrls, type ClientPool, type TfGridSettings } from '../../../../src/grid/tfgrid/seams.js';
+import type { ClientPool } from '../../../../src/grid/tfgrid/seams.js';
 import { TfGrid } from '../../../../src/grid/tfgrid/tfgrid.js';
 import type { Logger } from '../../../../src/log.js';
+import { DEV_SETTINGS } from '../../../helpers/fake-grid-client.js';
 
 const P = 'jukebox/u7/d3';
 const TWIN = 55;
 const ALICE: Identity = { mnemonic: 'alice words that must stay secret always', address: 'alice-addr' };
 const OPERATOR: Identity = { mnemonic: 'operator words that must stay secret always', address: 'op-addr' };
 
-const settings: TfGridSettings = {
-  network: 'dev',
-  urls: defaultUrls('dev'),
-  deploymentTimeoutMinutes: 10,
-  poolSize: 4,
-  poolIdleMs: 60_000,
-  bridgeAddress: 'GDHJP6TF3UXYXTNEZ2P36J5FH7W4BJJQ4AYYAXC66I2Q2AH5B6O6BCFG',
-};
+const settings = DEV_SETTINGS;
 
 interface Contract {
   id: number;

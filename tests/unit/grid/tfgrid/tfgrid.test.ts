@@ -3,10 +3,9 @@ import { ManualClock } from '../../../../src/clock.js';
 import type { Logger } from '../../../../src/log.js';
 import { GridError, type Identity, type VmDeployment, type ZdbDeployment } from '../../../../src/grid/port.js';
 import type { GridClientLike, ZmachineDataShape } from '../../../../src/grid/tfgrid/client-seam.js';
-import { GB, GridWorld, T, fakeGridClient, gridNode, isLive, metaOf, type FakeGridClient } from '../../../helpers/fake-grid-client.js';
+import { DEV_SETTINGS, GB, GridWorld, T, fakeGridClient, gridNode, isLive, metaOf, type FakeGridClient } from '../../../helpers/fake-grid-client.js';
 import { GRACE_MESSAGE, networkNameOf } from '../../../../src/grid/tfgrid/models.js';
-import type { ClientPool, TfGridSettings, TwinRegistrar } from '../../../../src/grid/tfgrid/seams.js';
-import { defaultUrls } from '../../../../src/grid/tfgrid/seams.js';
+import type { ClientPool, TwinRegistrar } from '../../../../src/grid/tfgrid/seams.js';
 import { TfGrid } from '../../../../src/grid/tfgrid/tfgrid.js';
 
 const HOUR = 3_600_000;
@@ -17,14 +16,7 @@ const ALICE_TWIN = 7001;
 const P = 'jukebox/u7/d3';
 const FLIST = 'https://hub.grid.tf/tf-official-apps/base:latest.flist';
 
-const settings: TfGridSettings = {
-  network: 'dev',
-  urls: defaultUrls('dev'),
-  deploymentTimeoutMinutes: 10,
-  poolSize: 4,
-  poolIdleMs: 60_000,
-  bridgeAddress: 'GDHJP6TF3UXYXTNEZ2P36J5FH7W4BJJQ4AYYAXC66I2Q2AH5B6O6BCFG',
-};
+const settings = DEV_SETTINGS;
 
 interface LogLine {
   level: 'warn' | 'error' | 'debug' | 'info';

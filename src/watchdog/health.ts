@@ -71,7 +71,7 @@ async function onGrid(
 }
 
 export async function checkHealth(deps: WatchdogDeps, user: User, nodes: Map<number, Promise<GridNode | undefined>>): Promise<HealthOutcome> {
-  const { grid, store, clock, log, jobs } = deps;
+  const { grid, store, clock, jobs } = deps;
   // an extension waiting for its top-up does not stop the checks; a job that moves nodes does
   const watched = user.deployments.filter((d) => isWatched(d.state) && !jobs.hasActive(user.id, d.id, RESHAPING_JOBS));
   const out: HealthOutcome = { checked: 0, broken: 0, redeploys: 0 };

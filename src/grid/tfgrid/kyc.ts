@@ -6,7 +6,7 @@
 import type { Logger } from '../../log.js';
 import { GridError, type Identity, type VerificationStatus } from '../port.js';
 import { loadGridClientPackage, type KycLike } from './client-seam.js';
-import { scrubSecrets } from './errors.js';
+import { classify, scrubSecrets } from './errors.js';
 import type { GridNetwork, TfGridSettings } from './seams.js';
 
 export type KycFactory = (identity: Identity) => KycLike;
@@ -67,6 +67,11 @@ export class Verifications {
       return await call(this.kyc(id));
     } catch (err) {
       const message = scrubSecrets(err instanceof Error ? err.message : String(err), [id.mnemonic]);
+      // the service opens a session only for an account holding some TFT (HTTP 402, which grid_client
+      // throws as InsufficientBalanceError): the user can act on that, so it is not "unavailable"
+      if (classify(err, 'unavailable') === 'insufficient_funds') {
+        throw new GridError('insufficient_funds', `the identity verification service wants TFT in the wallet first: ${message}`);
+      }
       this.log.warn({ address: id.address, message }, 'the KYC service failed');
       throw new GridError('unavailable', `the identity verification service failed: ${message}`);
     }

@@ -3,6 +3,10 @@ import { describe, expect, it } from '@jest/globals';
 import { GridError } from '../../../../src/grid/port.js';
 import { IDENFY_REDIRECT, Verifications } from '../../../../src/grid/tfgrid/kyc.js';
 import { silentLogger } from '../../../../src/log.js';
+import { createRequire } from 'node:module';
+
+/** grid_client's own error classes, as its KYC client throws them */
+const T = createRequire(import.meta.url)('@threefold/types') as { InsufficientBalanceError: new (m: string) => Error };
 
 const id = { address: '5DfhGyQdFobKM8NsWvEeAKk5EQQgYe9AydgJ7rMB6E1EqRzV', mnemonic: 'bottom drive obey lake curtain smoke basket hold race lonely fit walk' };
 
@@ -61,5 +65,10 @@ describe('grid KYC', () => {
     expect((err as GridError).message).not.toContain('obey lake');
     await expect(fake({ status: async () => 'MAYBE' }).v.status(id)).rejects.toMatchObject({ code: 'unavailable' });
     await expect(fake({ token: async () => '<script>' }).v.link(id)).rejects.toMatchObject({ code: 'unavailable' });
+  });
+
+  it('a wallet without the TFT the service asks (its HTTP 402) is "insufficient_funds", so the user is told to fund it', async () => {
+    const poor = fake({ token: async () => Promise.reject(new T.InsufficientBalanceError('Failed to get auth token from KYC service. Not enough balance')) });
+    await expect(poor.v.link(id)).rejects.toMatchObject({ code: 'insufficient_funds' });
   });
 });

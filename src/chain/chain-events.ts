@@ -241,3 +241,8 @@ export function blockTimeOf(signed: SignedBlockLike): number | undefined {
   }
   return undefined;
 }
+
+/** What a node answers when it no longer has a block's state (a pruning, non-archive node keeps ~256 blocks). */
+export function isPrunedState(err: unknown): boolean {
+  return /state already discarded|state (?:was |has been )?pruned/i.test(String((err as Error)?.message ?? err));
+}

@@ -33,6 +33,7 @@ import {
   bigOf,
   blockTimeOf,
   decodeBlockEvents,
+  isPrunedState,
   normalizeAddress,
   unitsOf,
   type ChainApiAt,
@@ -100,8 +101,6 @@ export interface ChainWatcherOptions {
   now?: () => number;
 }
 
-/** What the node says when it no longer has a block's state (a pruning, non-archive node). */
-const PRUNED = /state already discarded|state (?:was |has been )?pruned/i;
 /** How far behind the head a pruning node still has state (it keeps 256 blocks by default). */
 const RECENT_STATE_BLOCKS = 128;
 
@@ -462,7 +461,7 @@ export class ChainWatcher {
 
   /** Decides what a failed block means: a pruned one is skipped as a gap, anything else is retried. */
   private async onBlockFailure(n: number, err: unknown): Promise<boolean> {
-    if (PRUNED.test(String((err as Error)?.message ?? err))) {
+    if (isPrunedState(err)) {
       const through = Math.max(n, this.target - RECENT_STATE_BLOCKS);
       try {
         await this.inbox.gap(through);

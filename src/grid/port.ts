@@ -204,8 +204,12 @@ export interface Transfer {
 }
 
 export interface Chain {
-  /** Free balance: what can pay contracts or be transferred. */
-  balance(address: string): Promise<Units>;
+  /**
+   * Free balance: what can pay contracts or be transferred. On TFChain it is read where the deposit
+   * watcher stands (so it agrees with incomingTransfers), seconds behind the chain; `latest` reads
+   * the chain's newest block (what a transfer just made left).
+   */
+  balance(address: string, opts?: { latest?: boolean }): Promise<Units>;
   /** Transfers into the address, oldest first; `after` is the id of the last one already seen. */
   incomingTransfers(address: string, after?: string): Promise<Transfer[]>;
   transfer(from: Identity, to: string, amount: Units): Promise<Transfer>;

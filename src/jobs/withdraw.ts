@@ -90,7 +90,7 @@ export function withdrawJob(deps: JobDeps): JobHandler {
 
     // told last, from the journal: a crash before this tells the user on the next start
     const outcome = j.result<TransferOutcome>('transfer')!;
-    const balance = await wallet.balance(user);
+    const balance = await wallet.latestBalance(user);
     if ('refused' in outcome) {
       log.info({ ...ctx, reason: outcome.refused }, 'withdrawal refused; nothing sent');
       await say(

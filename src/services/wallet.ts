@@ -56,6 +56,11 @@ export class WalletService {
     return this.chain.balance(user.identity.address);
   }
 
+  /** The balance at the chain's newest block: what a withdrawal just sent left (not for payment checks). */
+  latestBalance(user: User): Promise<Units> {
+    return this.chain.balance(user.identity.address, { latest: true });
+  }
+
   /**
    * A TFChain address (SS58, prefix 42), as the chain checks it. SS58 addresses are under 64
    * characters; anything longer is refused before decoding, which is quadratic in the length and
@@ -156,6 +161,10 @@ export class WalletService {
     const user = await this.store.get(userId);
     if (!user) return false;
     const covered = (await this.balance(user)) >= p.required;
+    // credited after the balance was read: every deposit that balance holds is then in the credits
+    // (TFChain's balance is read where the deposit watcher stands), so one the balance counts is
+    // claimed here and can never pay another prompt later
+    await this.syncDeposits(userId);
     return (
       (await this.store.update(userId, (u) => {
         // what this claim already holds, then the oldest free deposits since the prompt, only as

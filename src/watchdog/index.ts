@@ -45,6 +45,18 @@ export interface ContractEvent {
 
 type Wanted = { health: boolean; runway: boolean };
 
+/** How long one look at one user may take before the watchdog gives up on it. */
+const LOOK_TIMEOUT_MS = 10 * 60_000;
+
+function bounded<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took more than ${ms / 60_000} minutes`)), ms);
+    timer.unref();
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 /** How many users a pass looks at concurrently: grid reads overlap, the store serializes per user. */
 const CONCURRENCY = 16;
 
@@ -131,9 +143,13 @@ export class Watchdog {
     }
   }
 
-  /** Runs `fn` after any other look at this user has finished (a pass's or a chain event's). */
+  /**
+   * Runs `fn` after any other look at this user has finished (a pass's or a chain event's). A look
+   * that hangs (a grid call that never answers) gives the user up after LOOK_TIMEOUT_MS, so one
+   * user cannot hold a whole pass, and every pass after it, for ever.
+   */
   private async exclusive<T>(userId: number, fn: () => Promise<T>): Promise<T> {
-    const run = (this.lookingAt.get(userId) ?? Promise.resolve()).then(fn);
+    const run = (this.lookingAt.get(userId) ?? Promise.resolve()).then(() => bounded(fn(), LOOK_TIMEOUT_MS, `looking at user ${userId}`));
     const tail = run.catch(() => undefined);
     this.lookingAt.set(userId, tail);
     try {

@@ -18,6 +18,7 @@
  * different projects never see each other's name. grid_client does the same internally
  * (`new BaseModule(this.config)` in contracts.invalidateDeployment).
  */
+import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { removeGridSignalHandlers } from './client-pool.js';
@@ -340,6 +341,8 @@ export interface GridClientPackage {
 let loaded: GridClientPackage | undefined;
 /** primitives/networklight (not exported by the package): mycelium networks' listing */
 let networkLight: { deletedContracts: number[] } | undefined;
+/** rmb_direct_client's Client, the copy grid_client uses: (chainUrl, relayUrl, hexSeed, session, keypairType, retries) */
+let RelayClient: (new (chainUrl: string, relayUrl: string, seed: string, session: string, keypairType: string, retries: number) => object) | undefined;
 
 /** Where grid_client is, and a require that resolves its dependencies as it does (the copies it uses). */
 function gridRequire(): { main: string; require: NodeRequire } {
@@ -403,6 +406,7 @@ export function loadGridClientPackage(): GridClientPackage {
     const { main, require } = gridRequire();
     loaded = require(main) as GridClientPackage;
     networkLight = (require(path.join(path.dirname(main), 'primitives', 'networklight.js')) as { ZNetworkLight: { deletedContracts: number[] } }).ZNetworkLight;
+    RelayClient = (require('@threefold/rmb_direct_client') as { Client: NonNullable<typeof RelayClient> }).Client;
     // Its default "logs" listener console.logs every step of every deployment to stdout.
     for (const l of loaded.events.listeners('logs')) {
       if (l.name === 'logsHandler') loaded.events.removeListener('logs', l);
@@ -438,7 +442,7 @@ interface RelayInternals {
   createConnection?: () => void;
 }
 
-/** How many open GridClients hold each relay client (rmb_direct_client hands one instance per mnemonic to all). */
+/** How many GridClients, open or connecting, hold each relay client (rmb_direct_client hands one instance per mnemonic to all). */
 const relayHolders = new WeakMap<object, number>();
 
 /**
@@ -483,8 +487,8 @@ export function holdRelay(rmb: object | undefined): void {
 }
 
 /**
- * A client lets go of its relay client (`held`: it counted as a holder; a client that failed to
- * connect did not). The relay is closed when no open client holds it any more.
+ * A client lets go of its relay client (`held`: it counted as a holder). The relay is closed when
+ * no client, open or connecting, holds it any more.
  */
 export function releaseRelay(rmb: object | undefined, held: boolean): void {
   if (!rmb) return;
@@ -516,8 +520,16 @@ export async function closeGridChain(url: string): Promise<void> {
  * settings. Throws grid_client's TwinNotExistError when the account has no twin.
  *
  * Its `disconnect` lets go of its relay only (see closeRelay); GridClient's own would close the
- * chain socket every client shares. A client that fails to connect closes its relay, unless an
- * open client of the same mnemonic holds it, and never the chain socket.
+ * chain socket every client shares. A client that fails to connect closes its relay, unless
+ * another client of the same mnemonic holds it, and never the chain socket.
+ *
+ * The relay client is held from before `connect`: rmb_direct_client's constructor hands a new
+ * GridClient the instance an older client of the mnemonic holds (its cache, keyed by relay URL, hex
+ * seed and key type; grid_client keeps the URLs it is given), and the pool opens the new client
+ * while the old one, its connection lost, is still leased. Counted only once connected, the old
+ * client's last release would close that instance under the connecting one (its connect then fails,
+ * or it is left with a dead relay). So the instance connect will get is made (or taken from the
+ * cache) and counted here first.
  */
 export async function createGridClient(mnemonic: string, settings: TfGridSettings, projectName = ''): Promise<GridClientLike> {
   const pkg = loadGridClientPackage();
@@ -539,15 +551,22 @@ export async function createGridClient(mnemonic: string, settings: TfGridSetting
     // fs under Node: grid_client keeps only caches there now (deployments are listed from GraphQL)
     backendStorageType: 'auto',
   });
+  const relay = new RelayClient!(settings.urls.substrate, settings.urls.relay, pkg.toHexSeed(mnemonic), randomBytes(5).toString('hex'), 'sr25519', 5);
+  holdRelay(relay);
   try {
     await client.connect();
   } catch (err) {
-    releaseRelay(client.rmbClient, false);
+    releaseRelay(relay, true);
+    if (client.rmbClient !== relay) releaseRelay(client.rmbClient, false);
     throw err;
   } finally {
     removeGridSignalHandlers();
   }
-  holdRelay(client.rmbClient);
+  if (client.rmbClient !== relay) {
+    // not the instance it was expected to get (never so in 2.9.2): hold its own instead
+    holdRelay(client.rmbClient);
+    releaseRelay(relay, true);
+  }
   let released = false;
   return Object.assign(client, {
     forProject(p: string): ProjectModules {

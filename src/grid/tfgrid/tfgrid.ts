@@ -14,6 +14,7 @@
  *   checks agree;
  * - deletes cancel by contract id (grid_client's module delete asks the KYC service first, so an
  *   outage or a lapsed verification would leave contracts billing), several in one batch extrinsic;
+ *   a deployment this process made is also looked for on chain (GraphQL may not list it yet);
  * - every failure becomes a GridError (errors.ts), with no secret in its message.
  */
 import { systemClock, type Clock } from '../../clock.js';
@@ -106,6 +107,20 @@ const LOOKUPS = 6;
 /** a billed contract's hourly cost changes with prices only; a fresh one's estimate gives way to its first bill */
 const BILLED_COST_TTL_MS = HOUR_MS;
 const ESTIMATE_TTL_MS = 10 * 60_000;
+/** deployments this process made, remembered for deleteDeployment (see Made) */
+const MADE_MAX = 10_000;
+
+/**
+ * What one successful deploy of this process made: its contracts, its nodes, and the chain's last
+ * contract id before it (its network contracts, which deploy does not return, are above it on
+ * those nodes). GraphQL lags the chain: a delete right after the deploy finds them through this.
+ */
+interface Made {
+  contractIds: number[];
+  nodes: number[];
+  floor: number | undefined;
+}
+const madeKey = (twinId: number, projectName: string, name: string): string => JSON.stringify([twinId, projectName, name]);
 
 const isDeleted = (c: ChainContractShape | null | undefined): boolean =>
   c === null || c === undefined || (c.state !== null && typeof c.state === 'object' && 'deleted' in c.state);
@@ -140,6 +155,8 @@ export class TfGrid implements Grid {
   private readonly log: Logger;
   /** hourly cost per contract id: a deleted contract's never changes */
   private readonly costs = new Lru<number, { units: Units; until: number }>(50_000);
+  /** per (twin, exact project, name): what a deploy of this process made (see Made) */
+  private readonly made = new Lru<string, Made>(MADE_MAX);
 
   private readonly verifications: Verifications;
 
@@ -265,7 +282,10 @@ export class TfGrid implements Grid {
 
   /**
    * Cancels, by contract id, the deployment's VM or zdb contracts and its network contracts: those
-   * GraphQL lists live in the exact project, confirmed on chain. Not grid_client's module delete:
+   * GraphQL lists live in the exact project, confirmed on chain, and, when this process deployed
+   * it, those its deploy made, found on chain (GraphQL may not list a contract made seconds ago):
+   * the deploy's contracts and those of this twin above its floor on its nodes, whose metadata
+   * names this project and deployment (or its network). Not grid_client's module delete:
    * it asks the KYC service first (twinDeploymentHandler.handle), so a KYC outage or a user no
    * longer verified could never stop paying; a cancel needs no KYC, and zos removes the workloads
    * of a cancelled contract. Returns the ids cancelled now; unknown names (or contracts gone
@@ -276,10 +296,15 @@ export class TfGrid implements Grid {
     const cancelled = this.asUser(id, `delete deployment "${name}" of project "${projectName}"`, async (c) => {
       const live = (await this.parsed(c, LIVE)).filter((x) => x.projectName === projectName);
       const listed = [...live.filter((x) => x.name === name && isDeploymentContract(x)), ...networksOf(live, projectName, name)];
+      const key = madeKey(c.twinId, projectName, name);
+      const made = this.made.get(key);
+      const net = networkNameOf(projectName, name);
+      const fresh = made ? await this.madeOnNodes(c, made.nodes, made.floor, (p, n) => p === projectName && (n === name || n === net), made.contractIds) : [];
       const { alive } = await this.confirm(c, listed);
-      const { cancelled: done, failed } = await this.cancelMany(c, alive.map((x) => x.contractId));
+      const { cancelled: done, failed } = await this.cancelMany(c, [...alive.map((x) => x.contractId), ...fresh]);
       const [first] = failed.values();
       if (first !== undefined) throw first;
+      this.made.delete(key);
       return done.sort((a, b) => a - b);
     });
     return noneWithoutTwin(cancelled, []);
@@ -412,7 +437,9 @@ export class TfGrid implements Grid {
         const created = recordRollback(module.twinDeploymentHandler);
         try {
           const result = await run();
-          return { contractIds: result.contracts.created.map((x) => Number(x.contractId)) };
+          const contractIds = result.contracts.created.map((x) => Number(x.contractId));
+          this.made.set(madeKey(c.twinId, d.projectName, d.name), { contractIds, nodes, floor });
+          return { contractIds };
         } catch (err) {
           const hidden = this.secrets(id, secrets);
           const rolledBack = await this.settleFailedDeploy(c, d, kind, { before: new Set(before.map((x) => x.contractId)), floor, nodes }, created, hidden);
@@ -516,20 +543,22 @@ export class TfGrid implements Grid {
 
   /**
    * Contracts of this client's twin alive on chain on these nodes (activeNodeContracts), with ids
-   * above `floor`, whose metadata passes `ours`. Nothing without a floor.
+   * above `floor` (none without a floor), or among `known`, whose metadata passes `ours`.
    */
   private async madeOnNodes(
     c: GridClientLike,
     nodes: number[],
     floor: number | undefined,
     ours: (projectName: string, name: string) => boolean,
+    known: number[] = [],
   ): Promise<number[]> {
     const query = c.tfclient.api.query['smartContractModule']?.['activeNodeContracts'];
-    if (!query || floor === undefined) return [];
-    const fresh: number[] = [];
-    for (const node of new Set(nodes)) {
-      const listed = ((await query(node)) as { toPrimitive?: () => unknown } | undefined)?.toPrimitive?.();
-      if (Array.isArray(listed)) for (const x of listed) if (Number(x) > floor) fresh.push(Number(x));
+    const fresh: number[] = [...known];
+    if (query && floor !== undefined) {
+      for (const node of new Set(nodes)) {
+        const listed = ((await query(node)) as { toPrimitive?: () => unknown } | undefined)?.toPrimitive?.();
+        if (Array.isArray(listed)) for (const x of listed) if (Number(x) > floor) fresh.push(Number(x));
+      }
     }
     const found = await mapLimit([...new Set(fresh)], LOOKUPS, async (contractId) => {
       const x = await c.contracts.get({ id: contractId });

@@ -9,6 +9,7 @@
  */
 import { afterEach, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import { createRequire } from 'node:module';
+import { GridClientPool } from '../../../../src/grid/tfgrid/client-pool.js';
 import {
   closeGridChain,
   closeRelay,
@@ -82,10 +83,12 @@ afterEach(() => {
  * socket and the mnemonic's rmb_direct_client Client (rmb_direct_client hands out one per mnemonic),
  * its relay open. `fail` throws after the relay client was made, as a failed connect may.
  */
-function stubConnect(fail?: Error) {
+function stubConnect(fail?: Error, relayConnect?: Promise<void>) {
   (pkg.GridClient.prototype as { connect: typeof connect }).connect = async function (this: any) { // eslint-disable-line @typescript-eslint/no-explicit-any
     this.tfclient = new ChainClient({ url: CHAIN, mnemonicOrSecret: this.clientOptions.mnemonic, keypairType: 'sr25519' });
     this.rmbClient = new rmb.Client(CHAIN, RELAY, this.clientOptions.mnemonic, 'session', 'sr25519', 5);
+    // the chain and GraphQL checks, then the relay's connect, take a while
+    await relayConnect;
     this.rmbClient.con ??= relaySocket();
     if (fail) throw fail;
     this.twinId = 7;
@@ -181,6 +184,65 @@ describe('createGridClient', () => {
     expect(con.close).not.toHaveBeenCalled();
     await b.disconnect();
     expect(con.close).toHaveBeenCalledTimes(1);
+  });
+
+  it('a relay shared with a client still connecting stays open when the older client lets go of it', async () => {
+    sharedChainSocket();
+    stubConnect();
+    const old = await createGridClient(MNEMONIC, settings);
+    const relay = old.rmbClient as { con: ReturnType<typeof relaySocket> };
+    let connected!: () => void;
+    stubConnect(undefined, new Promise<void>((r) => (connected = r)));
+    const connecting = createGridClient(MNEMONIC, settings);
+    await new Promise((r) => setImmediate(r));
+    // the older client's last lease ends while the new one connects, on the same cached instance
+    await old.disconnect();
+    connected();
+    const fresh = await connecting;
+    expect(fresh.rmbClient).toBe(relay);
+    expect(relay.con.close).not.toHaveBeenCalled();
+    expect(Object.hasOwn(relay, 'createConnection') || Object.hasOwn(relay, 'reconnect')).toBe(false);
+    expect([...rmb.Client.connections.values()]).toContain(relay);
+    await fresh.disconnect();
+    expect(relay.con.close).toHaveBeenCalledTimes(1);
+  });
+
+  it("through the pool: the client replacing a lost one keeps the relay when the lost one's last lease ends", async () => {
+    sharedChainSocket();
+    stubConnect();
+    const id = { mnemonic: MNEMONIC, address: 'alice' };
+    const pool = new GridClientPool<GridClientLike>({ create: (i) => createGridClient(i.mnemonic, settings), max: 4, idleMs: Infinity });
+    let endLong!: () => void;
+    let started!: () => void;
+    const isStarted = new Promise<void>((r) => (started = r));
+    // a long call (a deploy) holds the first client
+    const long = pool.use(id, async (c) => {
+      started();
+      await new Promise<void>((r) => (endLong = r));
+      return c;
+    });
+    await isStarted;
+    let connected!: () => void;
+    stubConnect(undefined, new Promise<void>((r) => (connected = r)));
+    let calls = 0;
+    // another call loses the connection: the pool discards the first client and opens a second
+    const retried = pool.use(id, async (c) => {
+      if (++calls === 1) throw new Error('disconnected from wss://tfchain.dev.grid.tf/ws: 1006:: Abnormal Closure');
+      return c;
+    });
+    await new Promise((r) => setImmediate(r));
+    endLong();
+    const first = await long;
+    await new Promise((r) => setImmediate(r));
+    connected();
+    const second = await retried;
+    expect(second).not.toBe(first);
+    const relay = second.rmbClient as { con: ReturnType<typeof relaySocket> };
+    expect(first.rmbClient).toBe(relay);
+    expect(relay.con.close).not.toHaveBeenCalled();
+    expect([...rmb.Client.connections.values()]).toContain(relay);
+    await pool.close();
+    expect(relay.con.close).toHaveBeenCalledTimes(1);
   });
 
   it('a failed connect closes its own relay and never the chain socket', async () => {

@@ -301,6 +301,45 @@ describe('deleteDeployment cancels by contract id', () => {
   });
 });
 
+describe('deleteDeployment right after this process deployed it', () => {
+  it('cancels every contract the deploy made (VM and network) though GraphQL lists none yet, and nothing of another twin or project', async () => {
+    w.onDeploy = async (model) => {
+      const node = model.machines[0]!.node_id;
+      // applyAllExtrinsics made the network contract, then the VM's; deploy returns the VM's only
+      w.add(net('dash_1'), node, { gql: undefined });
+      const v = w.add(vm('dash_1'), node, { gql: undefined });
+      // made meanwhile on the same node: another twin's, and this twin's in a longer project
+      w.add({ type: 'vm', name: 'dash_1', projectName: P }, node, { twinId: 77, gql: undefined });
+      w.add(vm('dash_1', `${P}1`), node, { gql: undefined });
+      w.add(net('dash_1', `${P}1`), node, { gql: undefined });
+      return { created: [w.shape(v)], updated: [], deleted: [] };
+    };
+    await expect(grid.deployVms(ALICE, deployment())).resolves.toEqual({ contractIds: [901] });
+    // the product's redeploy ("not swapped") or a half-made node's cleanup, seconds later
+    await expect(grid.deleteDeployment(ALICE, P, 'dash_1')).resolves.toEqual([900, 901]);
+    expect(w.batches.map((b) => [...b].sort())).toEqual([[900, 901]]);
+    expect([900, 901, 902, 903, 904].map((id) => w.contracts.get(id)!.chain)).toEqual(['gone', 'gone', 'created', 'created', 'created']);
+    expect(w.moduleCalls).toEqual([]);
+    // nothing left to cancel the second time
+    await expect(grid.deleteDeployment(ALICE, P, 'dash_1')).resolves.toEqual([]);
+  });
+
+  it('finds the contracts a zdb deploy returned before GraphQL lists them', async () => {
+    w.onDeploy = async () => {
+      const z = w.add({ type: 'zdb', name: 'store1', projectName: P }, 34, { gql: undefined });
+      return { created: [w.shape(z)], updated: [], deleted: [] };
+    };
+    const { contractIds } = await grid.deployZdbs(ALICE, {
+      projectName: P,
+      name: 'store1',
+      zdbs: [{ name: 'store1', nodeId: 34, mode: 'user', diskGb: 10, password: 'zdb-secret-password', publicNamespace: false }],
+    });
+    expect(contractIds).toEqual([900]);
+    await expect(grid.deleteDeployment(ALICE, P, 'store1')).resolves.toEqual([900]);
+    expect(w.cancels).toEqual([900]);
+  });
+});
+
 describe('a name whose contracts GraphQL still lists after the chain dropped them', () => {
   it('is free: the retry reaches grid_client, which is told the contracts are gone', async () => {
     const v = w.add(vm('dash_1'), 12, { chain: 'gone' });

@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { decodeAddress, encodeAddress } from '@polkadot/util-crypto';
 import { createIdentity } from '../../src/chain/identity.js';
+import type { EmulatedUser, EmuMessage } from '../../src/telegram/emulator/index.js';
 import { deploy } from '../helpers/chat.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 
@@ -20,6 +21,16 @@ const userFile = async (id: number) => (await h.app.store.get(id))!;
 
 /** An amount as a user types it: plain digits, a dot, no thousands separators. */
 const typed = (units: number) => `${Math.floor(units / TFT)}.${String(units % TFT).padStart(7, '0')}`;
+
+/** /wallet → Withdraw → the destination; resolves with the amount question. */
+async function withdrawTo(u: EmulatedUser, dest: string): Promise<EmuMessage> {
+  await u.sendText('/wallet');
+  await u.waitForText('Your Jukebox wallet');
+  await u.press('💸 Withdraw');
+  await u.waitForText('Where should the TFT go?');
+  await u.sendText(dest);
+  return u.waitForText('How much should I send');
+}
 
 async function newUser(id: number) {
   const u = h.emu.user({ id });
@@ -72,12 +83,7 @@ describe('a withdrawal', () => {
     const { u, address } = await newUser(502);
     await h.grid.fund(address, 7 * TFT + 1);
     const dest = (await createIdentity()).address;
-    await u.sendText('/wallet');
-    await u.waitForText('Your Jukebox wallet');
-    await u.press('💸 Withdraw');
-    await u.waitForText('Where should the TFT go?');
-    await u.sendText(dest);
-    await u.waitForText('How much should I send');
+await withdrawTo(u, dest);
     await u.press('All (7.0000001 TFT)');
     await u.waitForText('Amount: <b>7.0000001 TFT</b>');
     await u.press('💸 Withdraw 7.0000001 TFT');
@@ -111,12 +117,7 @@ describe('a withdrawal', () => {
     const { u, address } = await newUser(504);
     await h.grid.fund(address, 10 * TFT);
     const dest = (await createIdentity()).address;
-    await u.sendText('/wallet');
-    await u.waitForText('Your Jukebox wallet');
-    await u.press('💸 Withdraw');
-    await u.waitForText('Where should the TFT go?');
-    await u.sendText(dest);
-    const q = await u.waitForText('How much should I send');
+const q = await withdrawTo(u, dest);
     expect(q.text).toContain('TFChain keeps 0.01 TFT of it for the transfer fee.');
     await u.sendText('10');
     await u.waitForText('you can withdraw at most 9.99 TFT');
@@ -201,12 +202,7 @@ describe('a withdrawal with deployments running', () => {
     const dest = (await createIdentity()).address;
 
     // a little leaves weeks of runway: one confirmation
-    await u.sendText('/wallet');
-    await u.waitForText('Your Jukebox wallet');
-    await u.press('💸 Withdraw');
-    await u.waitForText('Where should the TFT go?');
-    await u.sendText(dest);
-    await u.waitForText('How much should I send');
+await withdrawTo(u, dest);
     await u.sendText(typed(burn * 24)); // one day of the burn
     const once = await u.waitForText('Please check your withdrawal');
     expect(once.text).toContain('for your 1 deployment, that lasts');
@@ -219,12 +215,7 @@ describe('a withdrawal with deployments running', () => {
     // leaving three days: the confirmation says so, and a second question follows
     const left = 3 * 24 * burn;
     const amount = (await h.grid.balance(address)) - left;
-    await u.sendText('/wallet');
-    await u.waitForText('Your Jukebox wallet');
-    await u.press('💸 Withdraw');
-    await u.waitForText('Where should the TFT go?');
-    await u.sendText(dest);
-    await u.waitForText('How much should I send');
+await withdrawTo(u, dest);
     await u.sendText(typed(amount));
     const warned = await u.waitForText('Please check your withdrawal');
     expect(warned.text).toContain('⚠️ Your deployment would stop in about 3 days');
@@ -237,12 +228,7 @@ describe('a withdrawal with deployments running', () => {
     expect(await h.grid.balance(address)).toBe(balance - burn * 24);
 
     // and "Yes" on the second question sends it
-    await u.sendText('/wallet');
-    await u.waitForText('Your Jukebox wallet');
-    await u.press('💸 Withdraw');
-    await u.waitForText('Where should the TFT go?');
-    await u.sendText(dest);
-    await u.waitForText('How much should I send');
+await withdrawTo(u, dest);
     await u.press(/^All \(/);
     const all = await u.waitForText('Please check your withdrawal');
     expect(all.text).toContain('would stop within the hour');

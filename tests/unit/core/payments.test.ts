@@ -12,7 +12,12 @@ import { UserStore } from '../../../src/store/user-store.js';
 
 const prompt = (requestedAt: number, due: number, required = Number.MAX_SAFE_INTEGER): Payment => ({ required, due, requestedAt, expiresAt: requestedAt + 1e6, uri: 'TFT:x' });
 
-async function withWallet(balance: number, credits: User['credits'], fn: (w: WalletService, store: UserStore) => Promise<void>): Promise<void> {
+async function withWallet(
+  balance: number,
+  credits: User['credits'],
+  fn: (w: WalletService, store: UserStore) => Promise<void>,
+  chain: Chain = { balance: async () => balance, incomingTransfers: async () => [] } as unknown as Chain,
+): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'jukebox-pay-'));
   try {
     const store = new UserStore(dir);
@@ -28,7 +33,6 @@ async function withWallet(balance: number, credits: User['credits'], fn: (w: Wal
       nextDeploymentId: 1,
       reminders: { epoch: 0, sent: [] },
     }));
-    const chain = { balance: async () => balance, incomingTransfers: async () => [] } as unknown as Chain;
     await fn(new WalletService(store, chain, undefined, {} as JobQueue), store);
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -62,38 +66,26 @@ describe('WalletService.isPaid', () => {
   });
 
   it('claims a deposit the balance already counts, even one recorded between the caller\'s sync and the balance read', async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'jukebox-pay-'));
-    try {
-      const store = new UserStore(dir);
-      await store.create(1, () => ({
-        schema: 1,
-        id: 1,
-        chatId: 1,
-        createdAt: 0,
-        identity: { address: 'addr', mnemonicSealed: 'x' },
-        settings: {},
-        credits: [],
-        deployments: [],
-        nextDeploymentId: 1,
-        reminders: { epoch: 0, sent: [] },
-      }));
-      // the deposit watcher records the 100 TFT while the balance is being read: the balance holds it
-      let recorded: { id: string; from: string; to: string; amount: number; at: number }[] = [];
-      const chain = {
-        balance: async () => {
-          recorded = [{ id: '9-1', from: 'payer', to: 'addr', amount: 100, at: 20 }];
-          return 100;
-        },
-        incomingTransfers: async () => recorded,
-      } as unknown as Chain;
-      const w = new WalletService(store, chain, undefined, {} as JobQueue);
-      await w.syncDeposits(1); // what the payment job does first: nothing recorded yet
-      expect(await w.isPaid(1, 'order', prompt(10, 100, 100))).toBe(true);
-      expect((await store.get(1))!.credits).toMatchObject([{ id: '9-1', paidOrder: 'order' }]);
-      // so the same deposit cannot pay a second prompt opened before it
-      expect(await w.isPaid(1, 'topup', { ...prompt(5, 100), required: Number.MAX_SAFE_INTEGER })).toBe(false);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    // the deposit watcher records the 100 TFT while the balance is being read: the balance holds it
+    let recorded: { id: string; from: string; to: string; amount: number; at: number }[] = [];
+    const chain = {
+      balance: async () => {
+        recorded = [{ id: '9-1', from: 'payer', to: 'addr', amount: 100, at: 20 }];
+        return 100;
+      },
+      incomingTransfers: async () => recorded,
+    } as unknown as Chain;
+    await withWallet(
+      0,
+      [],
+      async (w, store) => {
+        await w.syncDeposits(1); // what the payment job does first: nothing recorded yet
+        expect(await w.isPaid(1, 'order', prompt(10, 100, 100))).toBe(true);
+        expect((await store.get(1))!.credits).toMatchObject([{ id: '9-1', paidOrder: 'order' }]);
+        // so the same deposit cannot pay a second prompt opened before it
+        expect(await w.isPaid(1, 'topup', prompt(5, 100))).toBe(false);
+      },
+      chain,
+    );
   });
 });

@@ -71,6 +71,24 @@ const EnvSchema = z.object({
   RECOVERY_BACKOFF_MINUTES: z.coerce.number().min(0.01).max(24 * 60).default(10),
   REMINDER_TOPUP_DAYS: z.coerce.number().int().min(1).max(365).default(30),
   CATALOG_FILE: z.string().min(1).optional(),
+  ADMIN_IDS: z
+    .string()
+    .regex(/^\s*\d+(\s*,\s*\d+)*\s*$/, 'ADMIN_IDS must be Telegram user ids separated by commas, e.g. "1234,5678"')
+    .optional(),
+  METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  METRICS: bool.default(true),
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(10_000).default(30),
+  RATE_LIMIT_BURST: z.coerce.number().int().min(1).max(1000).default(10),
+  BACKUP_S3_BUCKET: z.string().min(3).max(63).optional(),
+  BACKUP_S3_ENDPOINT: z.url({ message: 'BACKUP_S3_ENDPOINT must be a URL such as https://s3.eu-central-1.amazonaws.com' }).optional(),
+  BACKUP_S3_REGION: z.string().min(1).default('us-east-1'),
+  BACKUP_S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  BACKUP_S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  BACKUP_S3_PREFIX: z.string().default('jukebox/'),
+  BACKUP_S3_FORCE_PATH_STYLE: bool.default(false),
+  BACKUP_CRON: cronExpr('BACKUP_CRON').default('17 * * * *'),
+  BACKUP_KEEP: z.coerce.number().int().min(1).max(10_000).default(48),
 });
 
 export type Env = z.input<typeof EnvSchema>;
@@ -98,6 +116,23 @@ export interface Config {
   topUpHours: number;
   /** the operator's changes to the node catalog (src/catalog/overrides.ts), a JSON file */
   catalogFile?: string;
+  /** Telegram user ids who get /admin; everyone else never sees it */
+  adminIds: number[];
+  /** the /healthz and /metrics endpoint; undefined when METRICS=off */
+  metrics?: { host: string; port: number };
+  /** incoming updates per user: a token bucket refilled perMinute, holding burst */
+  rateLimit: { perMinute: number; burst: number };
+  /** S3 backups of data/; undefined when BACKUP_S3_BUCKET is not set */
+  backup?: {
+    bucket: string;
+    endpoint?: string;
+    region: string;
+    credentials?: { accessKeyId: string; secretAccessKey: string };
+    prefix: string;
+    forcePathStyle: boolean;
+    cron: string;
+    keep: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -113,6 +148,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const e = parsed.data;
   if (e.GRID_NETWORK && !e.GRID_MNEMONIC) throw new ConfigError('GRID_NETWORK is set but GRID_MNEMONIC is not');
   if (e.GRID_MNEMONIC && !e.GRID_NETWORK) throw new ConfigError('GRID_MNEMONIC is set but GRID_NETWORK is not');
+  if ((e.BACKUP_S3_ACCESS_KEY_ID === undefined) !== (e.BACKUP_S3_SECRET_ACCESS_KEY === undefined)) {
+    throw new ConfigError('BACKUP_S3_ACCESS_KEY_ID and BACKUP_S3_SECRET_ACCESS_KEY go together: set both, or neither (the SDK then finds credentials itself)');
+  }
   const mnemonic = e.GRID_MNEMONIC?.trim().split(/\s+/).join(' ');
   if (mnemonic !== undefined && !(/^(\S+ ){11}\S+$|^(\S+ ){23}\S+$/.test(mnemonic) && mnemonicValidate(mnemonic))) {
     throw new ConfigError('GRID_MNEMONIC is not a valid 12/24-word mnemonic (BIP39 words with their checksum, as the ThreeFold dashboard shows it)');
@@ -147,6 +185,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     recovery: { maxTries: e.RECOVERY_MAX_TRIES, backoffMs: Math.round(e.RECOVERY_BACKOFF_MINUTES * 60_000) },
     topUpHours: e.REMINDER_TOPUP_DAYS * 24,
     ...(e.CATALOG_FILE ? { catalogFile: e.CATALOG_FILE } : {}),
+    adminIds: e.ADMIN_IDS ? [...new Set(e.ADMIN_IDS.split(',').map((x) => Number(x.trim())))] : [],
+    ...(e.METRICS ? { metrics: { host: e.METRICS_HOST, port: e.METRICS_PORT } } : {}),
+    rateLimit: { perMinute: e.RATE_LIMIT_PER_MINUTE, burst: e.RATE_LIMIT_BURST },
+    ...(e.BACKUP_S3_BUCKET ? { backup: backupSettings(e, e.BACKUP_S3_BUCKET) } : {}),
   };
 }
 
@@ -165,5 +207,20 @@ function tfgridSettings(e: z.infer<typeof EnvSchema>, network: GridNetwork): TfG
     poolSize: e.GRID_POOL_SIZE,
     poolIdleMs: Math.round(e.GRID_POOL_IDLE_MINUTES * 60_000),
     bridgeAddress: e.STELLAR_BRIDGE_ADDRESS ?? BRIDGE_ADDRESSES[network],
+  };
+}
+
+function backupSettings(e: z.infer<typeof EnvSchema>, bucket: string): NonNullable<Config['backup']> {
+  return {
+    bucket,
+    ...(e.BACKUP_S3_ENDPOINT ? { endpoint: e.BACKUP_S3_ENDPOINT } : {}),
+    region: e.BACKUP_S3_REGION,
+    ...(e.BACKUP_S3_ACCESS_KEY_ID && e.BACKUP_S3_SECRET_ACCESS_KEY
+      ? { credentials: { accessKeyId: e.BACKUP_S3_ACCESS_KEY_ID, secretAccessKey: e.BACKUP_S3_SECRET_ACCESS_KEY } }
+      : {}),
+    prefix: e.BACKUP_S3_PREFIX,
+    forcePathStyle: e.BACKUP_S3_FORCE_PATH_STYLE,
+    cron: e.BACKUP_CRON,
+    keep: e.BACKUP_KEEP,
   };
 }

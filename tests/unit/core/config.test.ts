@@ -124,6 +124,39 @@ describe('loadConfig', () => {
     expect(configError({ GRID_NETWORK: 'dev', GRID_MNEMONIC: MNEMONIC_12, JUKEBOX_MASTER_KEY: KEY, [name]: value }).message).toMatch(message);
   });
 
+  it('operations settings: admins, the metrics endpoint, the rate limit, S3 backups', () => {
+    const d = loadConfig({});
+    expect(d.adminIds).toEqual([]);
+    expect(d.metrics).toEqual({ host: '127.0.0.1', port: 9464 });
+    expect(d.rateLimit).toEqual({ perMinute: 30, burst: 10 });
+    expect(d.backup).toBeUndefined();
+    const o = loadConfig({
+      ADMIN_IDS: ' 42, 7,42 ',
+      METRICS: 'off',
+      BACKUP_S3_BUCKET: 'jukebox-backups',
+      BACKUP_S3_ENDPOINT: 'http://127.0.0.1:4568',
+      BACKUP_S3_ACCESS_KEY_ID: 'AK',
+      BACKUP_S3_SECRET_ACCESS_KEY: 'SK',
+      BACKUP_S3_FORCE_PATH_STYLE: 'yes',
+      BACKUP_KEEP: '5',
+    });
+    expect(o.adminIds).toEqual([42, 7]);
+    expect(o.metrics).toBeUndefined();
+    expect(o.backup).toEqual({
+      bucket: 'jukebox-backups',
+      endpoint: 'http://127.0.0.1:4568',
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'AK', secretAccessKey: 'SK' },
+      prefix: 'jukebox/',
+      forcePathStyle: true,
+      cron: '17 * * * *',
+      keep: 5,
+    });
+    expect(configError({ ADMIN_IDS: 'alice' }).message).toContain('ADMIN_IDS');
+    expect(configError({ BACKUP_S3_BUCKET: 'b-1', BACKUP_S3_ACCESS_KEY_ID: 'AK' }).message).toMatch(/go together/);
+    expect(configError({ BACKUP_CRON: 'hourly' }).message).toContain('BACKUP_CRON');
+  });
+
   it('grid URL overrides without GRID_NETWORK are refused: they would be silently ignored', () => {
     expect(configError({ GRID_RELAY_URL: 'wss://relay.example.org' }).message).toMatch(/GRID_RELAY_URL only apply to a real grid/);
   });

@@ -1,7 +1,7 @@
 /**
  * The conversation engine: runs flows (small explicit state machines, one file each under flows/),
- * persists where each chat stands in the user's own file, and turns questions into messages with
- * buttons. Callback data never carries values: `f:<token>:<index>` points into the choices saved
+ * persists where each chat stands in a small file of its own (src/store/flow-store.ts), and turns
+ * questions into messages with buttons. Callback data never carries values: `f:<token>:<index>` points into the choices saved
  * with the question, so a button from an older question, another chat, or a forged one is refused
  * for what it is instead of acting on somebody's deployment.
  */
@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import type { FlowState, User } from '../domain/user.js';
 import type { Services } from '../services/index.js';
+import type { FlowStore } from '../store/flow-store.js';
 import type { UserStore } from '../store/user-store.js';
 import { esc } from './format.js';
 import type { Action, AnyFlow, Button, EngineReply, FlowContext, OutMessage, Outcome, Question } from './types.js';
@@ -25,6 +26,7 @@ export class FlowEngine {
     private readonly actions: Record<string, Action>,
     private readonly services: Services,
     private readonly store: UserStore,
+    private readonly flowStore: FlowStore,
     private readonly clock: Clock,
     private readonly help: (user: User) => OutMessage,
   ) {
@@ -33,14 +35,14 @@ export class FlowEngine {
 
   async onCommand(user: User, command: string, args: string): Promise<EngineReply> {
     if (command === 'cancel') {
-      const active = this.activeFlow(user);
-      await this.saveFlow(user.id, undefined);
+      const active = await this.activeFlow(user);
+      await this.saveFlow(user, undefined);
       return { send: [{ text: active ? `Cancelled /${active.flow}. Nothing was charged.` : 'Nothing to cancel.' }] };
     }
     if (command === 'help') return { send: [this.help(user)] };
     const flow = this.flows.get(command);
-    if (!flow) return { send: [{ text: `I don't know /${esc(command)}. Send /help to see what I can do.` }] };
-    const previous = this.activeFlow(user);
+    if (!flow || !this.permits(flow, user)) return { send: [{ text: `I don't know /${esc(command)}. Send /help to see what I can do.` }] };
+    const previous = await this.activeFlow(user);
     const c = this.context(user, flow.newData());
     const reply = await this.apply(user, flow, c, await flow.begin(c, args.trim()));
     if (previous && previous.flow !== command && !this.flows.get(previous.flow)?.browsing) reply.send.unshift({ text: `(/${previous.flow} was cancelled.)` });
@@ -48,7 +50,7 @@ export class FlowEngine {
   }
 
   async onText(user: User, text: string): Promise<EngineReply> {
-    const state = this.activeFlow(user);
+    const state = await this.activeFlow(user);
     if (!state) return { send: [{ text: "I answer commands and buttons. Send /help to see what I can do." }] };
     const flow = this.flowOf(state);
     if (!flow) return this.restart(user, state);
@@ -66,7 +68,7 @@ export class FlowEngine {
       return action(user, arg, this.services);
     }
     const m = /^f:([\w-]+):(\d+|n|p|x)$/.exec(data);
-    const state = this.activeFlow(user);
+    const state = await this.activeFlow(user);
     if (!m || !state || m[1] !== state.token) {
       const reply: EngineReply = { send: [], toast: 'This button is from an older message.' };
       if (state && this.flowOf(state)) {
@@ -86,7 +88,7 @@ export class FlowEngine {
       // a button's index must point at the value its label shows
       const q = await flow.steps[state.step]!.ask(this.context(user, state.data));
       const next = { ...state, page, choices: (q.choices ?? []).map((ch) => ch.value), updatedAt: this.clock.now() };
-      await this.saveFlow(user.id, next);
+      await this.saveFlow(user, next);
       return { send: [], edit: this.render(q, next) };
     }
     const value = state.choices[Number(what)];
@@ -96,11 +98,18 @@ export class FlowEngine {
     return this.apply(user, flow, c, await step.onChoice(c, value), state);
   }
 
-  /** The user's conversation, unless it expired. */
-  activeFlow(user: User): FlowState | undefined {
-    const s = user.flow;
+  /** The user's conversation, unless it expired or is one they may not (any longer) hold. */
+  async activeFlow(user: User): Promise<FlowState | undefined> {
+    // a user file from before conversations had their own file may still carry one
+    const s = (await this.flowStore.get(user.id)) ?? user.flow;
     if (!s || this.clock.now() - s.updatedAt > FLOW_TTL_MS) return undefined;
+    const flow = this.flows.get(s.flow);
+    if (flow && !this.permits(flow, user)) return undefined;
     return s;
+  }
+
+  private permits(flow: AnyFlow, user: User): boolean {
+    return !flow.allowed || flow.allowed(user, this.services);
   }
 
   private flowOf(state: FlowState): AnyFlow | undefined {
@@ -109,7 +118,7 @@ export class FlowEngine {
   }
 
   private async restart(user: User, state: FlowState): Promise<EngineReply> {
-    await this.saveFlow(user.id, undefined);
+    await this.saveFlow(user, undefined);
     return {
       send: [{ text: `I was updated while we talked, so that conversation can't go on. Please start again with /${state.flow}.` }],
     };
@@ -129,7 +138,7 @@ export class FlowEngine {
     current?: FlowState,
   ): Promise<EngineReply> {
     if ('done' in outcome) {
-      await this.saveFlow(user.id, undefined);
+      await this.saveFlow(user, undefined);
       return { send: outcome.done };
     }
     const stepName = 'goto' in outcome ? outcome.goto : current?.step;
@@ -147,7 +156,7 @@ export class FlowEngine {
       page: 0,
       updatedAt: now,
     };
-    await this.saveFlow(user.id, state);
+    await this.saveFlow(user, state);
     const question = this.render(q, state);
     // a refused answer and the question again make one message: half the traffic, and clearer
     if ('retry' in outcome) return { send: [{ ...question, text: `⚠️ ${outcome.retry}\n\n${question.text}` }] };
@@ -181,10 +190,21 @@ export class FlowEngine {
     return { user, data: structuredClone(data), services: this.services, now: this.clock.now() };
   }
 
-  private async saveFlow(userId: number, state: FlowState | undefined): Promise<void> {
-    await this.store.update(userId, (u) => {
-      if (state) u.flow = state;
-      else delete u.flow;
-    });
+  /**
+   * Conversation state has its own small file (src/store/flow-store.ts): an answer no longer
+   * rewrites the user's whole file. A user file that still carries `flow` (written before) loses it
+   * at the conversation's next step, ordered so that a crash in between never brings back an ended
+   * conversation nor loses a live one.
+   */
+  private async saveFlow(user: User, state: FlowState | undefined): Promise<void> {
+    const legacy = user.flow !== undefined;
+    const dropLegacy = () =>
+      this.store.update(user.id, (u) => {
+        delete u.flow;
+      });
+    if (legacy && !state) await dropLegacy();
+    await this.flowStore.set(user.id, state);
+    if (legacy && state) await dropLegacy();
+    if (legacy) delete user.flow;
   }
 }

@@ -42,6 +42,7 @@ export const UserSchema = z.object({
   deployments: z.array(DeploymentSchema),
   /** per-user counter for deployment ids */
   nextDeploymentId: z.number().int().min(1),
+  /** legacy: conversations now have their own file (src/store/flow-store.ts); dropped from here at their next step */
   flow: FlowStateSchema.optional(),
   /**
    * Runway reminders sent in the current run-down of the wallet. A top-up that lifts the runway above
@@ -50,6 +51,8 @@ export const UserSchema = z.object({
   reminders: z.object({ epoch: z.number().int().min(0), sent: z.array(z.string()) }).default({ epoch: 0, sent: [] }),
   /** set when Telegram answers 403: the user blocked the bot */
   unreachableSince: z.number().optional(),
+  /** the fingerprint of the master key this file's sealed values are sealed with (`npm run rotate-key` moves it) */
+  sealedWith: z.string().optional(),
 });
 export type User = z.infer<typeof UserSchema>;
 

@@ -12,9 +12,12 @@ import { SecretBox } from './chain/secret-box.js';
 import { wireBot } from './chat/bot.js';
 import { FlowEngine } from './chat/engine.js';
 import { systemClock, type Clock } from './clock.js';
+import type { User } from './domain/user.js';
 import type { Chain, Faucet, Grid } from './grid/port.js';
+import { Backup, type BackupSettings } from './backup/index.js';
 import { JobStore } from './jobs/job-store.js';
 import type { JobDeps } from './jobs/deps.js';
+import { broadcastJob } from './jobs/broadcast.js';
 import { extendJob } from './jobs/extend.js';
 import { provisionJob } from './jobs/provision.js';
 import { redeployJob } from './jobs/redeploy.js';
@@ -22,13 +25,16 @@ import { teardownJob } from './jobs/teardown.js';
 import { withdrawJob } from './jobs/withdraw.js';
 import { JobWorker, type JobHandler, type JobType } from './jobs/worker.js';
 import type { Logger } from './log.js';
+import { Health, instrumentTelegram, PollingWatch, wireMetrics, type HealthOptions, type Metrics } from './metrics/index.js';
 import type { Prober } from './probes/prober.js';
+import { AdminService } from './services/admin.js';
 import { DeploymentService } from './services/deployments.js';
 import type { Services } from './services/index.js';
 import { Planner } from './services/planner.js';
 import { UserService } from './services/users.js';
 import { VerificationService } from './services/verification.js';
 import { WalletService } from './services/wallet.js';
+import { FlowStore } from './store/flow-store.js';
 import { UserStore } from './store/user-store.js';
 import { Outbox, type OutboxLimits } from './telegram/outbox.js';
 import { DEFAULT_SCHEDULES, Watchdog, type Schedules } from './watchdog/index.js';
@@ -63,15 +69,31 @@ export interface AppOptions {
   topUpHours?: number;
   /** the TFT bridge on Stellar: payment prompts then also offer paying from a Stellar wallet */
   bridgeAddress?: string;
+  /** incoming updates per user (token bucket); no limit when absent */
+  rateLimit?: { perMinute: number; burst: number };
+  /** Telegram user ids that get /admin (ADMIN_IDS); nobody when absent */
+  adminIds?: number[];
+  /** the Prometheus metrics this app reports into (main.ts serves them); none when absent */
+  metrics?: Metrics;
+  /** /healthz's bounds: a stale poll, the grid answer's cache, each check's timeout */
+  health?: Pick<HealthOptions, 'pollStaleMs' | 'gridCacheMs' | 'timeoutMs'>;
+  /** scheduled backups of the data directory to S3 (src/backup/); none when absent */
+  backup?: BackupSettings;
 }
 
 export interface App {
   bot: Telegraf;
   services: Services;
   store: UserStore;
+  /** where each chat stands in its conversation */
+  flows: FlowStore;
   worker: JobWorker;
   outbox: Outbox;
   watchdog: Watchdog;
+  /** /healthz's checks: polling alive, store writable, grid reachable */
+  health: Health;
+  /** the S3 backups, when configured: runNow() takes one at once */
+  backup?: Backup;
   /** resumes interrupted jobs, registers the commands, starts polling */
   start(): Promise<void>;
   /** finishes the update in hand and the job steps running, flushes messages and the store */
@@ -86,6 +108,7 @@ export async function createApp(o: AppOptions): Promise<App> {
   const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const box = new SecretBox(o.masterKey);
   const store = new UserStore(o.dataDir, o.userCacheSize);
+  const flowStore = new FlowStore(o.dataDir, o.userCacheSize);
   const users = new UserService(store, box, clock);
 
   const bot = new Telegraf(o.telegram.token, {
@@ -94,6 +117,7 @@ export async function createApp(o: AppOptions): Promise<App> {
   const outbox = new Outbox(bot.telegram, o.log.child({ mod: 'outbox' }), (chatId) => users.markUnreachable(chatId), {
     ...o.outboxLimits,
     notices: path.join(o.dataDir, 'outbox', 'notices.jsonl'),
+    ...(o.metrics ? { onNoticeSent: o.metrics.noticeSent.bind(o.metrics) } : {}),
   });
 
   const planner = new Planner(o.grid);
@@ -125,6 +149,7 @@ export async function createApp(o: AppOptions): Promise<App> {
   handlers.redeploy = redeployJob(deps);
   handlers.extend = extendJob(deps);
   handlers.withdraw = withdrawJob(deps);
+  handlers.broadcast = broadcastJob({ store, notices: outbox, outbox, log: o.log.child({ mod: 'jobs' }) });
 
   const watchdog = new Watchdog(
     {
@@ -145,10 +170,22 @@ export async function createApp(o: AppOptions): Promise<App> {
   );
 
   const verification = new VerificationService(users, o.grid);
-  const services: Services = { users, deployments, wallet, verification, planner, profiles: PROFILES };
-  const commands = [...FLOWS.map((f) => ({ command: f.command, description: f.description })), ...BUILTIN_COMMANDS];
-  const engine = new FlowEngine(FLOWS, ACTIONS, services, store, clock, () => helpMessage(commands));
-  wireBot(bot, engine, users, outbox, o.log.child({ mod: 'chat' }));
+  const admin = new AdminService({ adminIds: o.adminIds ?? [], store, wallet, jobs: worker, watchdog, outbox, clock, dataDir: o.dataDir, log: o.log.child({ mod: 'admin' }) });
+  await admin.open(); // a watchdog an admin paused stays paused
+  const services: Services = { users, deployments, wallet, verification, planner, profiles: PROFILES, admin };
+  // flows only some may use (/admin) are in their /help alone, and in nobody's menu
+  const line = (f: (typeof FLOWS)[number]) => ({ command: f.command, description: f.description });
+  const commands = [...FLOWS.filter((f) => !f.allowed).map(line), ...BUILTIN_COMMANDS];
+  const helpFor = (u: User) => helpMessage([...FLOWS.filter((f) => !f.allowed || f.allowed(u, services)).map(line), ...BUILTIN_COMMANDS]);
+  const engine = new FlowEngine(FLOWS, ACTIONS, services, store, flowStore, clock, helpFor);
+  wireBot(bot, engine, users, outbox, o.log.child({ mod: 'chat' }), { clock, ...(o.rateLimit ? { rateLimit: o.rateLimit } : {}), ...(o.metrics ? { metrics: o.metrics } : {}) });
+
+  const pollWatch = new PollingWatch();
+  instrumentTelegram(bot.telegram, { polled: () => pollWatch.polled(), tooManyRequests: (method) => o.metrics?.tooManyRequests(method) });
+  const health = new Health({ ...o.health, dataDir: o.dataDir, grid: o.grid, polling: pollWatch });
+  const observed = o.metrics ? wireMetrics(o.metrics, { store, worker, outbox, watchdog, polling: pollWatch, log: o.log.child({ mod: 'metrics' }) }) : undefined;
+
+  const backup = o.backup ? new Backup({ dataDir: o.dataDir, settings: o.backup, log: o.log.child({ mod: 'backup' }), clock }) : undefined;
 
   let polling: Promise<void> | undefined;
   let launched = false;
@@ -156,15 +193,21 @@ export async function createApp(o: AppOptions): Promise<App> {
     bot,
     services,
     store,
+    flows: flowStore,
     worker,
     outbox,
     watchdog,
+    health,
+    ...(backup ? { backup } : {}),
     async start() {
       await outbox.open();
       const resumed = await worker.start();
+      observed?.start();
       await bot.telegram.setMyCommands(commands);
+      pollWatch.started();
       await new Promise<void>((resolve, reject) => {
         polling = bot.launch({ dropPendingUpdates: false }, () => resolve());
+        void polling.then(() => pollWatch.stoppedPolling(), () => pollWatch.stoppedPolling());
         polling.then(
           () => (launched = false),
           (err: unknown) => {
@@ -176,6 +219,7 @@ export async function createApp(o: AppOptions): Promise<App> {
         launched = true;
       });
       if (o.watchdog !== 'manual') watchdog.start();
+      backup?.start();
       o.log.info({ resumedJobs: resumed, bot: bot.botInfo?.username }, 'bot started');
     },
     polling() {
@@ -193,11 +237,14 @@ export async function createApp(o: AppOptions): Promise<App> {
         }
       }
       await polling?.catch(() => undefined);
+      observed?.stop();
+      await backup?.stop(); // a backup under way is aborted: it leaves no snapshot
       await watchdog.stop();
       await worker.stop();
       await outbox.stopNotices();
       await outbox.drain();
       await store.flush();
+      await flowStore.flush();
       o.log.info('bot stopped');
     },
   };

@@ -59,6 +59,8 @@ const EnvSchema = z.object({
   SIM_SEED: z.coerce.number().int().default(42),
   SIM_DEPLOY_SECONDS: z.coerce.number().min(0).max(600).default(6),
   SIM_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0),
+  /** chaos testing: the simulated grid's calls fail at this rate (timeouts, errors, nodes going down) */
+  SIM_FAULT_RATE: z.coerce.number().min(0).max(1).default(0),
   PAYMENT_TIMEOUT_MINUTES: z.coerce.number().min(1).max(24 * 60).default(30),
   DEPOSIT_POLL_SECONDS: z.coerce.number().min(0.05).max(600).default(10),
   JOB_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
@@ -99,7 +101,7 @@ export interface Config {
   /** Local mode: no token, so the bundled Bot API emulator stands in for Telegram. */
   telegram: { mode: 'local'; chat: 'terminal' | 'off'; userId: number } | { mode: 'remote'; token: string; apiRoot?: string };
   grid:
-    | { kind: 'sim'; seed: number; deployMs: number; failureRate: number }
+    | { kind: 'sim'; seed: number; deployMs: number; failureRate: number; faultRate: number }
     | { kind: 'tfgrid'; settings: TfGridSettings; mnemonic: string };
   /** where users on Stellar send TFT (memo twin_<id>): the network's bridge, or the override; none on the sim unless set */
   bridgeAddress?: string;
@@ -171,7 +173,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     grid:
       e.GRID_NETWORK && mnemonic
         ? { kind: 'tfgrid', mnemonic, settings: tfgridSettings(e, e.GRID_NETWORK) }
-        : { kind: 'sim', seed: e.SIM_SEED, deployMs: Math.round(e.SIM_DEPLOY_SECONDS * 1000), failureRate: e.SIM_FAILURE_RATE },
+        : { kind: 'sim', seed: e.SIM_SEED, deployMs: Math.round(e.SIM_DEPLOY_SECONDS * 1000), failureRate: e.SIM_FAILURE_RATE, faultRate: e.SIM_FAULT_RATE },
     ...((e.STELLAR_BRIDGE_ADDRESS ?? (e.GRID_NETWORK && BRIDGE_ADDRESSES[e.GRID_NETWORK]))
       ? { bridgeAddress: e.STELLAR_BRIDGE_ADDRESS ?? BRIDGE_ADDRESSES[e.GRID_NETWORK!] }
       : {}),

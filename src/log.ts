@@ -52,7 +52,7 @@ export function createLogger(opts: { dataDir: string; level: string; stdout: boo
   const dir = path.join(opts.dataDir, 'logs');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const level = opts.level as pino.Level;
-  const file = pino.destination({ dest: path.join(dir, 'jukebox.log'), mkdir: true, sync: false });
+  const file = pino.destination({ dest: path.join(dir, 'jukebox.log'), mkdir: true, sync: false, mode: 0o600 });
   const streams: pino.StreamEntry[] = [{ level, stream: file }];
   if (opts.stdout) streams.push({ level, stream: process.stdout });
   const log = pino(

@@ -9,11 +9,13 @@ import { createApp, type App } from './app.js';
 import { applyCatalogFile } from './catalog/index.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import type { ChainWatcher } from './chain/chain-watcher.js';
+import { assertNoRotationPending, writePidFile } from './chain/rotate-key.js';
 import type { Chain, Faucet, Grid } from './grid/port.js';
 import { SimGrid } from './grid/sim/index.js';
 import { scrubSecrets } from './grid/tfgrid/errors.js';
 import type { Prober } from './probes/prober.js';
 import { closeLogger, createLogger, scrub, type Logger } from './log.js';
+import { Metrics, startMetricsServer, type MetricsServer } from './metrics/index.js';
 import { BotApiEmulator } from './telegram/emulator/index.js';
 import { startTerminalChat } from './telegram/terminal-chat.js';
 
@@ -75,6 +77,8 @@ async function openGrid(config: Config, log: Logger): Promise<Adapters> {
       seed: config.grid.seed,
       deployMs: config.grid.deployMs,
       workloadFailureRate: config.grid.failureRate,
+      faultRate: config.grid.faultRate,
+      faultSeed: process.pid,
     });
     return { grid: sim, chain: sim, prober: sim, faucet: sim, close: () => sim.close() };
   }
@@ -118,6 +122,12 @@ async function main(): Promise<void> {
     throw e;
   }
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  // a key rotation cut short leaves secrets of two keys: finish it first (npm run rotate-key)
+  await assertNoRotationPending(config.dataDir).catch((e: Error) => {
+    process.stderr.write(`Jukebox cannot start: ${e.message}\n`);
+    process.exit(2);
+  });
+  const removePidFile = await writePidFile(config.dataDir); // rotate-key refuses while the bot runs
   const log: Logger = createLogger({ dataDir: config.dataDir, level: config.logLevel, stdout: config.logToStdout });
   process.on('unhandledRejection', (err) => log.error({ err }, 'unhandled rejection'));
 
@@ -128,6 +138,7 @@ async function main(): Promise<void> {
 
   const emu = config.telegram.mode === 'local' ? await BotApiEmulator.start() : undefined;
   const telegram = config.telegram.mode === 'remote' ? config.telegram : { token: emu!.token, apiRoot: emu!.apiRoot };
+  const metrics = config.metrics ? new Metrics() : undefined;
   const app: App = await createApp({
     dataDir: config.dataDir,
     log,
@@ -144,18 +155,25 @@ async function main(): Promise<void> {
     watchdog: config.watchdog,
     recovery: config.recovery,
     topUpHours: config.topUpHours,
+    adminIds: config.adminIds,
+    rateLimit: config.rateLimit,
+    ...(metrics ? { metrics } : {}),
     ...(config.bridgeAddress ? { bridgeAddress: config.bridgeAddress } : {}),
+    ...(config.backup ? { backup: config.backup } : {}),
   });
   // the chain says at once what polling would find within minutes: a contract cancelled, a grace period
   adapters.watcher?.onContractEvent((e) => (e.kind === 'grace_elapsed' ? undefined : app.watchdog.onContractEvent(e)));
 
+  let metricsServer: MetricsServer | undefined;
   let stopping: Promise<void> | undefined;
   const shutdown = (why: string, exitCode = 0) => {
     stopping ??= (async () => {
       log.info({ why }, 'shutting down');
+      await metricsServer?.close();
       await app.stop();
       await adapters.close();
       await emu?.stop();
+      await removePidFile();
       await closeLogger(log);
       process.exit(exitCode);
     })();
@@ -164,6 +182,20 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void shutdown('SIGINT'));
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
 
+  // /metrics and /healthz, before polling starts: a supervisor sees the start (503 until polling runs)
+  if (config.metrics && metrics) {
+    const where = `${config.metrics.host}:${config.metrics.port}`;
+    metricsServer = await startMetricsServer({
+      ...config.metrics,
+      registry: metrics.registry,
+      health: () => app.health.check(),
+      onError: (err) => log.error({ err }, 'metrics endpoint failed'),
+    }).catch((err: Error) => {
+      process.stderr.write(`Jukebox cannot serve metrics on ${where}: ${err.message} (set METRICS_PORT, or METRICS=off)\n`);
+      process.exit(2);
+    });
+    log.info({ url: metricsServer.url }, `metrics at ${metricsServer.url}/metrics, health at ${metricsServer.url}/healthz`);
+  }
   await app.start();
   // a bot that no longer polls must not look alive: exit, so a supervisor restarts it
   app.polling().catch((err: unknown) => {

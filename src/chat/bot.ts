@@ -3,17 +3,30 @@
  * a failure in one update is logged and answered, and never stops the bot.
  */
 import type { Telegraf } from 'telegraf';
+import { systemClock, type Clock } from '../clock.js';
 import type { Logger } from '../log.js';
+import type { ChatMetrics } from '../metrics/metrics.js';
 import type { UserService } from '../services/users.js';
 import type { Outbox } from '../telegram/outbox.js';
 import type { FlowEngine } from './engine.js';
+import { rateLimitPerUser, type RateLimit } from './rate-limit.js';
 import { serializePerChat } from './serializer.js';
 import type { EngineReply } from './types.js';
 
 const COMMAND_RE = /^\/([A-Za-z0-9_]{1,32})(?:@\w+)?(?:\s+([\s\S]*))?$/;
 export const SORRY = '😵 Something went wrong on our side. Nothing was charged. Please try again, or /cancel to start over.';
 
-export function wireBot(bot: Telegraf, engine: FlowEngine, users: UserService, outbox: Outbox, log: Logger): void {
+export interface WireOptions {
+  /** per-user limit on incoming updates; none when absent */
+  rateLimit?: RateLimit;
+  clock?: Clock;
+  /** updates handled and reply latency */
+  metrics?: ChatMetrics;
+}
+
+export function wireBot(bot: Telegraf, engine: FlowEngine, users: UserService, outbox: Outbox, log: Logger, opts: WireOptions = {}): void {
+  // before the serializer: an update over the limit costs nothing and never queues behind its chat
+  if (opts.rateLimit) bot.use(rateLimitPerUser(opts.rateLimit, outbox, opts.clock ?? systemClock, log));
   bot.use(serializePerChat());
 
   bot.use(async (ctx, next) => {
@@ -41,10 +54,12 @@ export function wireBot(bot: Telegraf, engine: FlowEngine, users: UserService, o
       reply = cmd ? await engine.onCommand(user, cmd[1]!.toLowerCase(), cmd[2] ?? '') : await engine.onText(user, text);
     }
     deliver(ctx.chat.id, reply);
+    opts.metrics?.updateHandled('message', (Date.now() - started) / 1000);
     log.debug({ user: user.id, kind: 'message', ms: Date.now() - started }, 'update handled');
   });
 
   bot.on('callback_query', async (ctx) => {
+    const started = Date.now();
     const q = ctx.callbackQuery;
     const chatId = q.message?.chat.id ?? q.from.id;
     const { user } = await users.ensure(q.from, chatId);
@@ -52,10 +67,12 @@ export function wireBot(bot: Telegraf, engine: FlowEngine, users: UserService, o
     const reply: EngineReply = data ? await engine.onCallback(user, data) : { send: [], toast: 'This button does nothing.' };
     void outbox.answerCallback(q.id, reply.toast);
     deliver(chatId, reply, q.message?.message_id);
+    opts.metrics?.updateHandled('callback', (Date.now() - started) / 1000);
   });
 
   bot.catch(async (err, ctx) => {
     log.error({ err, update: ctx.update.update_id, user: ctx.from?.id }, 'update failed');
+    opts.metrics?.updateFailed();
     const chatId = ctx.chat?.id;
     if (chatId === undefined) return;
     if (ctx.callbackQuery) await outbox.answerCallback(ctx.callbackQuery.id);

@@ -56,6 +56,11 @@ export interface Flow<D extends object = Record<string, unknown>> {
   description: string;
   /** only shows things: starting another command over it needs no "was cancelled" notice */
   browsing?: boolean;
+  /**
+   * Who may use it; everyone when absent. Checked at the command and at every answer and button:
+   * to anyone else the command is unknown, it is not in their /help or menu, and its buttons are stale.
+   */
+  allowed?(user: User, services: Services): boolean;
   /** bump when the steps or the data change: a conversation saved by another version restarts politely */
   version: number;
   newData(): D;

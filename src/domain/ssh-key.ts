@@ -29,7 +29,9 @@ export function parseSshKey(text: string): SshKeyResult {
   if (!type || !b64) return { ok: false, error: 'That is not an SSH public key. It looks like <code>ssh-ed25519 AAAA… you@laptop</code>: the contents of ~/.ssh/id_ed25519.pub.' };
   if (/PRIVATE KEY/.test(text)) return { ok: false, error: 'That is a <b>private</b> key: never share it. Send the public key, the .pub file.' };
   const rule = TYPES[type];
-  if (!rule) return { ok: false, error: `“${type.slice(0, 40)}” is not a key type I accept (ssh-ed25519, ecdsa-sha2-nistp256/384/521 or ssh-rsa).` };
+  // the error is HTML: what the user typed is escaped, or a '<' in it makes Telegram refuse the whole reply
+  const shown = type.slice(0, 40).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  if (!rule) return { ok: false, error: `“${shown}” is not a key type I accept (ssh-ed25519, ecdsa-sha2-nistp256/384/521 or ssh-rsa).` };
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(b64) || b64.length > (MAX_BLOB * 4) / 3 + 4) return { ok: false, error: 'The key data is damaged (it is not base64). Copy the whole line again.' };
   const blob = Buffer.from(b64, 'base64');
   // the blob starts with its own type as a length-prefixed string: a truncated or mixed-up key fails here

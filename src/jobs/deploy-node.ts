@@ -72,6 +72,15 @@ export function instanceOf(slot: Pick<NodeSlot, 'index' | 'gridName' | 'generati
   };
 }
 
+/** The planned node with this id among the slot's first choice and its replacements, as the journal recorded them. */
+function plannedOn(j: Journal, slot: NodeSlot, nodeId: number): PlannedNode | undefined {
+  if (slot.first.nodeId === nodeId) return slot.first;
+  return j.job.journal
+    .filter((e) => e.step === slot.replaceStep && e.phase === 'done')
+    .map((e) => e.data as PlannedNode | undefined)
+    .findLast((p) => p?.nodeId === nodeId);
+}
+
 export function nodeDeployer(deps: JobDeps) {
   const { grid, planner, clock, log } = deps;
 
@@ -102,7 +111,8 @@ export function nodeDeployer(deps: JobDeps) {
         // an earlier run began this node: the grid may have it, half-made or whole
         const vms = await awaitReady(identity, d, gridName);
         if (vms.length > 0 && vms.every((v) => v.state === 'ok')) {
-          const made = instanceOf(slot, node, vms);
+          // a deploy that timed out after the grid made it runs where that try went, not where the next one would
+          const made = instanceOf(slot, plannedOn(j, slot, vms[0]!.nodeId) ?? node, vms);
           await j.done(step, made);
           return { ok: true, node: made };
         }

@@ -9,8 +9,11 @@ import path from 'node:path';
 import { JSONFile } from 'lowdb/node';
 import { z } from 'zod';
 
-/** provisioning an order, deleting one, replacing a node, /extend (a top-up, more nodes), a withdrawal from the wallet */
-export const JOB_TYPES = ['provision', 'teardown', 'redeploy', 'extend', 'withdraw'] as const;
+/**
+ * provisioning an order, deleting one, replacing a node, /extend (a top-up, more nodes), a withdrawal
+ * from the wallet, an admin's broadcast (its `userId` is the admin's, its `deploymentId` `broadcast-<id>`)
+ */
+export const JOB_TYPES = ['provision', 'teardown', 'redeploy', 'extend', 'withdraw', 'broadcast'] as const;
 
 /** Jobs that move a deployment's state or swap its nodes: the watchdog and /redeploy wait for them. */
 export const RESHAPING_JOBS = ['provision', 'teardown', 'redeploy'] as const;

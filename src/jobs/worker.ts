@@ -41,6 +41,8 @@ export class JobWorker implements JobQueue {
   /** nudged while running: runs again as soon as it returns, instead of at its next turn */
   private readonly nudged = new Set<string>();
   private stopping = false;
+  /** hears each job that ends: done, or set aside after failing too often (metrics) */
+  onJobEnd: ((type: JobType, outcome: 'done' | 'set_aside') => void) | undefined;
 
   constructor(
     private readonly store: JobStore,
@@ -121,6 +123,19 @@ export class JobWorker implements JobQueue {
     return this.active.size;
   }
 
+  /** Jobs in memory by type and state: running, queued to run, or waiting (a timer, a backoff, being written). */
+  stateCounts(): { type: JobType; state: 'queued' | 'running' | 'waiting'; count: number }[] {
+    const counts = new Map<string, { type: JobType; state: 'queued' | 'running' | 'waiting'; count: number }>();
+    for (const job of this.active.values()) {
+      const state = this.running.has(job.id) ? 'running' : this.queued.has(job.id) ? 'queued' : 'waiting';
+      const key = `${job.type}/${state}`;
+      const c = counts.get(key);
+      if (c) c.count++;
+      else counts.set(key, { type: job.type, state, count: 1 });
+    }
+    return [...counts.values()];
+  }
+
   /**
    * Starts no new step and gives running ones `graceMs` to finish. A step still running after that
    * is abandoned safely: its journal says where it stood, and it resumes at the next start.
@@ -166,6 +181,7 @@ export class JobWorker implements JobQueue {
         await this.store.finish(job);
         this.active.delete(job.id);
         this.log.info({ job: job.id }, 'job finished');
+        this.onJobEnd?.(job.type, 'done');
       } else {
         this.schedule(job, this.nudged.has(job.id) ? 0 : result.retryAfterMs);
       }
@@ -175,6 +191,7 @@ export class JobWorker implements JobQueue {
         this.log.fatal({ err, job: job.id, failures: job.failures }, 'job keeps failing; set aside in jobs/failed/ for an operator');
         await this.store.abandon(job).catch(() => undefined);
         this.active.delete(job.id);
+        this.onJobEnd?.(job.type, 'set_aside');
         return;
       }
       const backoff = Math.min(MAX_BACKOFF_MS, this.retry.baseBackoffMs * 2 ** Math.min(job.failures, 10));

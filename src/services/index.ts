@@ -1,5 +1,6 @@
 /** The product's services, as flows see them: flows talk to these, never to adapters. */
 import type { NodeProfile } from '../catalog/index.js';
+import type { AdminService } from './admin.js';
 import type { DeploymentService } from './deployments.js';
 import type { Planner } from './planner.js';
 import type { UserService } from './users.js';
@@ -13,4 +14,6 @@ export interface Services {
   verification: VerificationService;
   planner: Planner;
   profiles: readonly NodeProfile[];
+  /** ADMIN_IDS users' /admin; refuses everyone else */
+  admin: AdminService;
 }

@@ -54,6 +54,7 @@ export class UserService {
         deployments: [],
         nextDeploymentId: 1,
         reminders: { epoch: 0, sent: [] },
+        sealedWith: this.box.keyId,
       };
     });
     return { user, created };

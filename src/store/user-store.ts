@@ -19,6 +19,8 @@ export class UserStore {
   private readonly locks = new Map<number, Promise<unknown>>();
   /** users with something the grid bills, kept in step with every update */
   readonly watched: WatchIndex;
+  /** hears every change once it is written: the document before (none for a new user) and after (metrics) */
+  onChange: ((userId: number, before: User | undefined, after: User) => void) | undefined;
 
   constructor(private readonly dir: string, cacheSize = 2000) {
     this.cache = new Lru(cacheSize, (id) => !this.locks.has(id));
@@ -42,11 +44,13 @@ export class UserStore {
     return this.withLock(userId, async () => {
       const doc = await this.load(userId);
       if (doc.data == null) return undefined;
-      const draft = structuredClone(doc.data as User);
+      const before = doc.data as User;
+      const draft = structuredClone(before);
       const result = await fn(draft);
       const watch = needsWatching(draft);
       if (watch) await this.watched.add(userId); // before the file that needs it: never too few
       await this.save(doc, draft);
+      this.onChange?.(userId, before, draft);
       if (!watch) await this.watched.remove(userId);
       return result;
     });
@@ -60,6 +64,7 @@ export class UserStore {
         const u = UserSchema.parse(await make());
         await mkdir(path.dirname(this.fileOf(userId)), { recursive: true, mode: 0o700 });
         await this.save(doc, u);
+        this.onChange?.(userId, undefined, u);
       }
       return doc.data as User;
     });

@@ -49,6 +49,8 @@ export interface OutboxOptions extends OutboxLimits {
   notices?: string | NoticeQueue;
   /** the first wait after a notice failed for a reason that may pass (network, 429s); it doubles up to a minute */
   noticeBackoffMs?: number;
+  /** hears each notice Telegram accepted, by its id (metrics) */
+  onNoticeSent?: (id: string) => void;
 }
 
 const MAX_BACKOFF_MS = 60_000;
@@ -81,6 +83,7 @@ export class Outbox {
   private readonly maxInFlight: number;
   private pumping = false;
   private readonly backoffMs: number;
+  private readonly onNoticeSent: ((id: string) => void) | undefined;
   private failures = 0;
   private paused = false;
   private resume: NodeJS.Timeout | undefined;
@@ -106,6 +109,7 @@ export class Outbox {
     // an interactive reply never queues behind more than that
     this.maxInFlight = Math.max(1, Math.ceil(2 * perSecond));
     this.backoffMs = opts.noticeBackoffMs ?? 1000;
+    this.onNoticeSent = opts.onNoticeSent;
   }
 
   /** Sends and resolves with the message id, or undefined when the chat cannot be reached. */
@@ -137,6 +141,11 @@ export class Outbox {
   /** Notices not sent yet, in flight included. */
   pendingNotices(): number {
     return this.noticeQueue?.size ?? 0;
+  }
+
+  /** Sends and edits not settled yet (replies, a job's messages). */
+  pendingSends(): number {
+    return this.sending.size;
   }
 
   /**
@@ -263,6 +272,7 @@ export class Outbox {
     }
     this.failures = 0;
     if (messageId !== undefined) {
+      this.onNoticeSent?.(id);
       await this.endNotice(ids, () => q.sent(id));
       return;
     }

@@ -65,6 +65,8 @@ export class Watchdog {
   private readonly running = new Map<keyof Schedules, Promise<unknown>>();
   private stopping = false;
   private paused = false;
+  /** hears each pass that ran, once it is done (metrics) */
+  onPass: ((report: PassReport) => void) | undefined;
   /** twin → user, learned as passes walk the users: chain events name twins */
   private readonly twins = new Map<number, number>();
   /** users a chain event is being handled for; events meanwhile ask for one more look of their kind */
@@ -103,6 +105,10 @@ export class Watchdog {
   /** Pausing skips scheduled passes (an operator's switch); passes called directly still run. */
   setPaused(paused: boolean): void {
     this.paused = paused;
+  }
+
+  isPaused(): boolean {
+    return this.paused;
   }
 
   /**
@@ -236,6 +242,7 @@ export class Watchdog {
       report.ms = Math.round(performance.now() - started);
     }
     this.deps.log.info(report, 'watchdog pass done');
+    this.onPass?.(report);
     return report;
   }
 }

@@ -33,6 +33,7 @@ function startProcess(): ChildProcess {
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '/tmp',
+    METRICS: 'off', // test processes run side by side: they would all want port 9464
     TELEGRAM_BOT_TOKEN: TOKEN,
     TELEGRAM_API_ROOT: emu.apiRoot,
     DATA_DIR: dataDir,

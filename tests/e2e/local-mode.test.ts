@@ -50,6 +50,7 @@ describe('npm start with no settings', () => {
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '/tmp',
+      METRICS: 'off', // test processes run side by side: they would all want port 9464
       DATA_DIR: dataDir,
       SIM_DEPLOY_SECONDS: '0.2',
     };
@@ -89,6 +90,7 @@ describe('npm start with a real grid that cannot be reached', () => {
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '/tmp',
+      METRICS: 'off', // test processes run side by side: they would all want port 9464
       DATA_DIR: dataDir,
       LOCAL_CHAT: 'off',
       GRID_NETWORK: 'dev',

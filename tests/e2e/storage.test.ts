@@ -426,6 +426,7 @@ function startProcess(dataDir: string, apiRoot: string): ChildProcess {
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '',
     HOME: process.env.HOME ?? '/tmp',
+    METRICS: 'off', // test processes run side by side: they would all want port 9464
     TELEGRAM_BOT_TOKEN: TOKEN,
     TELEGRAM_API_ROOT: apiRoot,
     DATA_DIR: dataDir,

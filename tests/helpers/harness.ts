@@ -11,6 +11,7 @@ import type { Clock } from '../../src/clock.js';
 import type { Chain } from '../../src/grid/port.js';
 import { SimGrid } from '../../src/grid/sim/index.js';
 import { silentLogger, type Logger } from '../../src/log.js';
+import type { HealthOptions, Metrics } from '../../src/metrics/index.js';
 import { BotApiEmulator } from '../../src/telegram/emulator/index.js';
 
 export const TEST_KEY = Buffer.alloc(32, 7);
@@ -27,6 +28,14 @@ export interface HarnessOptions {
   bridgeAddress?: string;
   /** the chain the product sees, built over the simulated grid's (e.g. one with transfer fees); the sim's own by default */
   chain?: (grid: SimGrid) => Chain;
+  /** the metrics the app reports into (kept across restarts) */
+  metrics?: Metrics;
+  /** /healthz's bounds (e.g. no cache of the grid's answer) */
+  health?: Pick<HealthOptions, 'pollStaleMs' | 'gridCacheMs' | 'timeoutMs'>;
+  /** incoming updates per user; generous by default, so only tests of the limit meet it */
+  rateLimit?: { perMinute: number; burst: number };
+  /** Telegram user ids that get /admin */
+  adminIds?: number[];
 }
 
 export interface Harness {
@@ -62,6 +71,10 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       watchdog: 'manual',
       recovery: opts.recovery ?? { maxTries: 3, backoffMs: 10 * 60_000 },
       ...(opts.bridgeAddress ? { bridgeAddress: opts.bridgeAddress } : {}),
+      ...(opts.metrics ? { metrics: opts.metrics } : {}),
+      ...(opts.health ? { health: opts.health } : {}),
+      rateLimit: opts.rateLimit ?? { perMinute: 1_000_000, burst: 100_000 },
+      ...(opts.adminIds ? { adminIds: opts.adminIds } : {}),
     });
     await app.start();
     return { grid, app };

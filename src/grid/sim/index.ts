@@ -6,6 +6,7 @@ export {
   GRACE_PERIOD_MS,
   MIN_DEPLOY_BALANCE,
   NODE_DOWN_MESSAGE,
+  SIM_FAULT,
   STATE_FILE,
   ZDB_PORT,
   type BillingEntry,

@@ -132,7 +132,17 @@ export interface SimGridOptions {
   settleEveryMs?: number;
   /** how long a simulated chain node takes to sync once its machine is up; default 6 h */
   syncMs?: number;
+  /**
+   * 0..1, default 0: grid calls fail at this rate (chaos testing): a timeout before or after the
+   * work is done, the grid unreachable, or the node going down under a deploy. In memory only;
+   * `faultSeed` (default 0) seeds which calls fail.
+   */
+  faultRate?: number;
+  faultSeed?: number;
 }
+
+/** The message of every injected fault, so logs and tests can tell them from real failures. */
+export const SIM_FAULT = 'simulated fault';
 
 interface VmDetails {
   flist: string;
@@ -373,6 +383,12 @@ export class SimGrid implements Grid, Chain, Faucet, Prober {
   private readonly failureRate: number;
   private readonly syncMs: number;
   private pendingFailure: { reason: string; remaining: number } | undefined;
+  private readonly faultRate: number;
+  private readonly faultRng: Rng;
+  /** nodes a fault took down, oldest first; a few at most, the oldest comes back up */
+  private readonly faultDowned: number[] = [];
+  /** faults injected since open, by kind */
+  readonly faults = { before: 0, after: 0, nodeDown: 0 };
   /** addresses a test marked as not verified; everyone else is, so local mode never asks (in memory only) */
   private readonly unverified = new Map<string, VerificationStatus>();
   private closed = false;
@@ -392,6 +408,8 @@ export class SimGrid implements Grid, Chain, Faucet, Prober {
     this.deployMs = opts.deployMs ?? 3000;
     this.failureRate = opts.workloadFailureRate ?? 0;
     this.syncMs = opts.syncMs ?? 6 * HOUR_MS;
+    this.faultRate = opts.faultRate ?? 0;
+    this.faultRng = new Rng(mixSeed(state.seed, 0xc4a05, opts.faultSeed ?? 0));
     for (const n of grid.nodes) this.nodeById.set(n.nodeId, n);
     for (const f of grid.farms) this.farmById.set(f.farmId, f);
     for (const c of state.contracts) {
@@ -411,6 +429,8 @@ export class SimGrid implements Grid, Chain, Faucet, Prober {
     if (!Number.isFinite(deployMs) || deployMs < 0) throw new RangeError(`grid sim: deployMs must be ≥ 0, got ${deployMs}`);
     const rate = opts.workloadFailureRate ?? 0;
     if (!(rate >= 0 && rate <= 1)) throw new RangeError(`grid sim: workloadFailureRate must be in 0..1, got ${rate}`);
+    const faultRate = opts.faultRate ?? 0;
+    if (!(faultRate >= 0 && faultRate <= 1)) throw new RangeError(`grid sim: faultRate must be in 0..1, got ${faultRate}`);
     const grid = generateGrid({ seed, nodes, farms });
     const clock = opts.clock ?? systemClock;
 
@@ -479,6 +499,7 @@ export class SimGrid implements Grid, Chain, Faucet, Prober {
 
   async ensureTwin(id: Identity): Promise<number> {
     this.assertOpen();
+    this.faultBefore('ensureTwin');
     const address = this.addressOf(id);
     const existing = this.state.twins[address];
     if (existing !== undefined) return existing;
@@ -490,6 +511,7 @@ export class SimGrid implements Grid, Chain, Faucet, Prober {
 
   async findNodes(filter: NodeFilter): Promise<GridNode[]> {
     this.assertOpen();
+    this.faultBefore('findNodes');
     this.settle(); // usage depends on every owner's contracts (out of funds frees capacity)
     if (filter.limit !== undefined && (!Number.isSafeInteger(filter.limit) || filter.limit < 0)) {
       invalid(`limit must be a non-negative integer, got ${filter.limit}`);
@@ -528,6 +550,8 @@ export class SimGrid implements Grid, Chain, Faucet, Prober {
   }
 
   async deployVms(id: Identity, d: VmDeployment): Promise<{ contractIds: number[] }> {
+    this.assertOpen();
+    this.faultBefore('deployVms');
     const twinId = this.admit(id, d, () => validateVmDeployment(d));
     const ips = this.checkPlacement(
       d.machines.map((m) => ({ label: `vm "${m.name}"`, nodeId: m.nodeId, res: vmResources(m), publicIp: m.publicIp })),
@@ -570,6 +594,8 @@ export class SimGrid implements Grid, Chain, Faucet, Prober {
   }
 
   async deployZdbs(id: Identity, d: ZdbDeployment): Promise<{ contractIds: number[] }> {
+    this.assertOpen();
+    this.faultBefore('deployZdbs');
     const twinId = this.admit(id, d, () => validateZdbDeployment(d));
     this.checkPlacement(
       d.zdbs.map((z) => ({ label: `zdb "${z.name}"`, nodeId: z.nodeId, res: zdbResources(z), publicIp: false })),
@@ -610,6 +636,7 @@ export class SimGrid implements Grid, Chain, Faucet, Prober {
 
   async getVms(id: Identity, projectName: string, name: string): Promise<VmInfo[]> {
     this.assertOpen();
+    this.faultBefore('getVms');
     this.settleAccount(this.addressOf(id));
     const now = this.clock.now();
     return this.liveOfDeployment(id, projectName, name, 'vm').map((c) => {
@@ -627,6 +654,7 @@ export class SimGrid implements Grid, Chain, Faucet, Prober {
 
   async getZdbs(id: Identity, projectName: string, name: string): Promise<ZdbInfo[]> {
     this.assertOpen();
+    this.faultBefore('getZdbs');
     this.settleAccount(this.addressOf(id));
     const now = this.clock.now();
     return this.liveOfDeployment(id, projectName, name, 'zdb').map((c) => {
@@ -653,8 +681,10 @@ export class SimGrid implements Grid, Chain, Faucet, Prober {
     this.settleAccount(this.addressOf(id));
     const live = this.liveOfDeployment(id, projectName, name);
     const now = this.clock.now();
+    this.faultBefore('deleteDeployment');
     for (const c of live) this.endContract(c, 'canceled', now);
     await this.persist();
+    this.faultAfter('deleteDeployment');
     return live.map((c) => c.contractId);
   }
 
@@ -662,6 +692,7 @@ export class SimGrid implements Grid, Chain, Faucet, Prober {
     this.assertOpen();
     const address = this.addressOf(id);
     this.settleAccount(address);
+    this.faultBefore('listContracts');
     const prefix = opts.projectPrefix ?? '';
     return (this.bookOf(address)?.all ?? [])
       .filter((c) => (opts.includeDeleted || c.state !== 'deleted') && c.projectName.startsWith(prefix))
@@ -677,8 +708,10 @@ export class SimGrid implements Grid, Chain, Faucet, Prober {
       await this.persist();
       throw new GridError('not_found', `contract ${contractId} not found among your contracts`);
     }
+    this.faultBefore('cancelContract');
     if (c.state !== 'deleted') this.endContract(c, 'canceled', this.clock.now());
     await this.persist();
+    this.faultAfter('cancelContract');
   }
 
   async hourlyCost(r: PricedResources): Promise<Units> {
@@ -706,6 +739,7 @@ export class SimGrid implements Grid, Chain, Faucet, Prober {
 
   async incomingTransfers(address: string, after?: string): Promise<Transfer[]> {
     this.assertOpen();
+    this.faultBefore('incomingTransfers');
     let from = 0;
     if (after !== undefined) {
       const seq = transferSeq(after);
@@ -930,6 +964,33 @@ export class SimGrid implements Grid, Chain, Faucet, Prober {
     return { ...t };
   }
 
+  // ---------------------------------------------------------------- internals: injected faults
+
+  /** With faultRate: the call fails before it does anything (a timeout, or the grid unreachable). */
+  private faultBefore(op: string): void {
+    if (this.faultRate <= 0 || !this.faultRng.chance(this.faultRate)) return;
+    this.faults.before++;
+    if (this.faultRng.chance(0.5)) throw new GridError('timeout', `${SIM_FAULT}: ${op} timed out`);
+    throw new GridError('unavailable', `${SIM_FAULT}: the grid did not answer ${op}`);
+  }
+
+  /** With faultRate: the call did its work, but its answer is lost (a timeout after the fact). */
+  private faultAfter(op: string): void {
+    if (this.faultRate <= 0 || !this.faultRng.chance(this.faultRate)) return;
+    this.faults.after++;
+    throw new GridError('timeout', `${SIM_FAULT}: ${op} timed out after the grid did it`);
+  }
+
+  /** A node goes down (persisted, like setNodeStatus); beyond 3 downed, the oldest comes back up. */
+  private async faultNodeDown(nodeId: number): Promise<void> {
+    this.faults.nodeDown++;
+    const now = this.clock.now();
+    this.state.nodeStatus[String(nodeId)] = { status: 'down', at: now };
+    this.faultDowned.push(nodeId);
+    if (this.faultDowned.length > 3) this.state.nodeStatus[String(this.faultDowned.shift()!)] = { status: 'up', at: now };
+    await this.persist();
+  }
+
   /** Writes the whole state file, or only marks it unwritten inside a batch. */
   private async persist(): Promise<void> {
     this.dirty = true;
@@ -1126,6 +1187,7 @@ export class SimGrid implements Grid, Chain, Faucet, Prober {
     }
     // Closed meanwhile: behave like a crash, leave the contracts as they are.
     if (this.closed) throw new GridError('unavailable', 'the simulated grid was closed during the deployment');
+    if (this.faultRate > 0 && this.faultRng.chance(this.faultRate / 2)) await this.faultNodeDown(created[0]!.nodeId);
     this.settle();
     const now = this.clock.now();
     const failures: string[] = [];
@@ -1157,6 +1219,7 @@ export class SimGrid implements Grid, Chain, Faucet, Prober {
     // The wait is over and every workload answered: ready now even if the clock did not move.
     for (const c of created) if (c.readyAt > now) c.readyAt = now;
     await this.persist();
+    this.faultAfter(`deploy "${deploymentName}"`);
     return { contractIds: ids };
   }
 

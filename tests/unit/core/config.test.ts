@@ -22,7 +22,7 @@ describe('loadConfig', () => {
   it('with no environment at all: local mode, terminal chat, simulated grid, no logs on stdout', () => {
     const c = loadConfig({});
     expect(c.telegram).toEqual({ mode: 'local', chat: 'terminal', userId: 1001 });
-    expect(c.grid).toEqual({ kind: 'sim', seed: 42, deployMs: 6_000, failureRate: 0 });
+    expect(c.grid).toEqual({ kind: 'sim', seed: 42, deployMs: 6_000, failureRate: 0, faultRate: 0 });
     expect(c.masterKeyHex).toBeUndefined();
     expect(c.logToStdout).toBe(false); // stdout is the chat
     expect(c.logLevel).toBe('info');

@@ -9,7 +9,7 @@ import { createApp, type App } from './app.js';
 import { applyCatalogFile } from './catalog/index.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import type { ChainWatcher } from './chain/chain-watcher.js';
-import { assertNoRotationPending, writePidFile } from './chain/rotate-key.js';
+import { assertKeyMatches, assertNoRotationPending, writePidFile } from './chain/rotate-key.js';
 import type { Chain, Faucet, Grid } from './grid/port.js';
 import { SimGrid } from './grid/sim/index.js';
 import { scrubSecrets } from './grid/tfgrid/errors.js';
@@ -133,6 +133,10 @@ async function main(): Promise<void> {
 
   const { key, generatedAt } = await masterKey(config);
   if (generatedAt) log.warn({ file: generatedAt }, 'using the master key kept under data/ (set JUKEBOX_MASTER_KEY in production)');
+  await assertKeyMatches(config.dataDir, key).catch((e: Error) => {
+    process.stderr.write(`Jukebox cannot start: ${e.message}\n`);
+    process.exit(2);
+  });
   const adapters = await openGrid(config, log);
   const { grid, chain, prober } = adapters;
 

@@ -19,6 +19,8 @@ import path from 'node:path';
 import { keyFingerprint, SecretBox, SEALED_RE } from './secret-box.js';
 
 export const LOCK_FILE = 'rotate-key.lock';
+/** The fingerprint of the key the data is sealed with: a bot given another key refuses to start. */
+export const KEY_ID_FILE = 'key.id';
 export const PID_FILE = 'jukebox.pid';
 
 export interface RotateOptions {
@@ -73,6 +75,25 @@ export async function writePidFile(dataDir: string): Promise<() => Promise<void>
   const file = path.join(dataDir, PID_FILE);
   await writeFileAtomic(file, `${process.pid}\n`);
   return () => rm(file, { force: true });
+}
+
+/**
+ * Throws when `key` is not the key the data directory is sealed with (a rotation whose new key was
+ * not put in place, a forgotten JUKEBOX_MASTER_KEY change, a restore started with a fresh local
+ * key): starting would leave every wallet unreadable and seal new values under a second key. A
+ * directory without the record (new, or from before it existed) gets it now.
+ */
+export async function assertKeyMatches(dataDir: string, key: Buffer): Promise<void> {
+  const file = path.join(dataDir, KEY_ID_FILE);
+  const recorded = (await readFile(file, 'utf8').catch(() => undefined))?.trim();
+  const mine = keyFingerprint(key);
+  if (recorded === undefined) return writeFileAtomic(file, `${mine}\n`);
+  if (recorded !== mine) {
+    throw new RotationError(
+      `the master key (fingerprint ${mine}) is not the one ${dataDir} is sealed with (${recorded}). ` +
+        'Start with the key the data was sealed with; if a `npm run rotate-key` was cut short, run it again to finish it.',
+    );
+  }
 }
 
 /** Throws when a rotation was begun and not finished: the files hold values of two keys. */
@@ -171,6 +192,9 @@ export async function rotateKey(o: RotateOptions): Promise<RotateResult> {
       o.afterFile?.(file);
     }
   }
+  // the data's key record moves to the new key before the lock goes: a bot still given the old key
+  // (its key file not swapped yet, JUKEBOX_MASTER_KEY not changed) then refuses to start
+  await writeFileAtomic(path.join(o.dataDir, KEY_ID_FILE), `${to.keyId}\n`);
   await rm(lockFile, { force: true });
   say(`sealed ${result.values} values again in ${result.rewritten} files (${result.skipped} were done already)`);
   return result;

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -91,7 +91,8 @@ describe('npm start with a real grid that cannot be reached', () => {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '/tmp',
       METRICS: 'off', // test processes run side by side: they would all want port 9464
-      DATA_DIR: dataDir,
+      // its own data: the first test's is sealed with its local key, which this one is not given
+      DATA_DIR: path.join(dataDir, 'real-grid'),
       LOCAL_CHAT: 'off',
       GRID_NETWORK: 'dev',
       GRID_MNEMONIC: mnemonic,
@@ -108,5 +109,28 @@ describe('npm start with a real grid that cannot be reached', () => {
     expect(out).toContain('Jukebox cannot reach the ThreeFold Grid (devnet)');
     expect(out).toContain('ws://127.0.0.1:9');
     expect(out).not.toContain('sausage');
+  }, 60_000);
+});
+
+describe('npm start with a master key the data was not sealed with', () => {
+  it('refuses to start, naming both key fingerprints, and touches nothing', async () => {
+    const dir = path.join(dataDir, 'other-key');
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, 'key.id'), 'b2b2b2b2b2b2b2b2\n');
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '/tmp',
+      DATA_DIR: dir,
+      LOCAL_CHAT: 'off',
+      METRICS: 'off',
+      JUKEBOX_MASTER_KEY: 'ab'.repeat(32),
+    };
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: ROOT, env });
+    let out = '';
+    child.stderr.on('data', (d: Buffer) => (out += d.toString('utf8')));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    expect(code).toBe(2);
+    expect(out).toMatch(/the master key \(fingerprint [0-9a-f]+\) is not the one .* is sealed with \(b2b2b2b2b2b2b2b2\)/);
+    expect(await readFile(path.join(dir, 'key.id'), 'utf8')).toBe('b2b2b2b2b2b2b2b2\n');
   }, 60_000);
 });

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { cryptoReady } from '../../../src/chain/identity.js';
-import { assertNoRotationPending, LOCK_FILE, PID_FILE, rotateKey } from '../../../src/chain/rotate-key.js';
+import { assertKeyMatches, assertNoRotationPending, LOCK_FILE, PID_FILE, rotateKey } from '../../../src/chain/rotate-key.js';
 import { SEALED_RE, SecretBox } from '../../../src/chain/secret-box.js';
 import { systemClock } from '../../../src/clock.js';
 import { UserService } from '../../../src/services/users.js';
@@ -98,6 +98,17 @@ describe('rotateKey', () => {
     await expect(assertNoRotationPending(dir)).resolves.toBeUndefined();
     // a second run finds everything done
     expect(await rotateKey({ dataDir: dir, oldKey: A, newKey: B })).toEqual({ files: 6, rewritten: 0, skipped: 6, values: 0 });
+  });
+
+  it('the data records its key: a bot given another key refuses to start, also when a rotation ended before its new key was put in place', async () => {
+    await dataDirSealedWith(A, 3);
+    await assertKeyMatches(dir, A); // the first start records it
+    await expect(assertKeyMatches(dir, B)).rejects.toThrow(/is not the one .* is sealed with/);
+    // the rotation is done, and the process dies before the key file is swapped (or the operator
+    // forgets to change JUKEBOX_MASTER_KEY): the old key must not start the bot
+    await rotateKey({ dataDir: dir, oldKey: A, newKey: B, say: () => undefined });
+    await expect(assertKeyMatches(dir, A)).rejects.toThrow(/rotate-key/);
+    await expect(assertKeyMatches(dir, B)).resolves.toBeUndefined();
   });
 
   it('an interrupted run leaves a lock the bot refuses to start on; a rerun with the same key finishes it', async () => {

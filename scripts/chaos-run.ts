@@ -17,7 +17,7 @@ import path from 'node:path';
 import { mixSeed, Rng, SimGrid } from '../src/grid/sim/index.js';
 import type { User } from '../src/domain/user.js';
 import { UserStore } from '../src/store/user-store.js';
-import { BotApiEmulator, type EmulatedUser, type EmuMessage } from '../src/telegram/emulator/index.js';
+import { BotApiEmulator, type EmuMessage } from '../src/telegram/emulator/index.js';
 
 const TOKEN = '515151:CHAOS-TEST-TOKEN-abcdefghijklmnop';
 const ROOT = path.resolve(import.meta.dirname, '..');

@@ -13,13 +13,14 @@ import path from 'node:path';
 import { z } from 'zod';
 import { FlowStateSchema, type FlowState } from '../domain/user.js';
 import { Lru } from './lru.js';
+import { KeyedLock } from './keyed-lock.js';
 
 const FileSchema = z.object({ version: z.literal(1), flow: FlowStateSchema });
 
 export class FlowStore {
   /** null: known to have no conversation */
   private readonly cache: Lru<number, FlowState | null>;
-  private readonly locks = new Map<number, Promise<unknown>>();
+  private readonly locks = new KeyedLock<number>();
   private seq = 0;
 
   constructor(private readonly dir: string, cacheSize = 2000) {
@@ -41,7 +42,7 @@ export class FlowStore {
 
   /** Saves the conversation, or ends it (removes the file) with `undefined`. */
   set(userId: number, state: FlowState | undefined): Promise<void> {
-    return this.withLock(userId, async () => {
+    return this.locks.run(userId, async () => {
       const file = this.fileOf(userId);
       if (state) {
         await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
@@ -59,7 +60,7 @@ export class FlowStore {
 
   /** Waits for writes in flight. */
   async flush(): Promise<void> {
-    await Promise.allSettled([...this.locks.values()]);
+    await this.locks.idle();
   }
 
   private async read(userId: number): Promise<FlowState | undefined> {
@@ -76,16 +77,5 @@ export class FlowStore {
     } catch {
       return undefined;
     }
-  }
-
-  private withLock<T>(userId: number, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(userId) ?? Promise.resolve();
-    const run = prev.then(fn, fn);
-    const tail = run.catch(() => undefined);
-    this.locks.set(userId, tail);
-    void tail.then(() => {
-      if (this.locks.get(userId) === tail) this.locks.delete(userId);
-    });
-    return run;
   }
 }

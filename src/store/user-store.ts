@@ -11,12 +11,13 @@ import { needsWatching, UserSchema, type User } from '../domain/user.js';
 import { Lru } from './lru.js';
 import { migrate } from './migrations.js';
 import { WatchIndex } from './watch-index.js';
+import { KeyedLock } from './keyed-lock.js';
 
 type Doc = Low<unknown>;
 
 export class UserStore {
   private readonly cache: Lru<number, Doc>;
-  private readonly locks = new Map<number, Promise<unknown>>();
+  private readonly locks = new KeyedLock<number>();
   /** users with something the grid bills, kept in step with every update */
   readonly watched: WatchIndex;
   /** hears every change once it is written: the document before (none for a new user) and after (metrics) */
@@ -41,7 +42,7 @@ export class UserStore {
    * throws. With `create`, a missing user is made first; otherwise `fn` is not called for one.
    */
   async update<T>(userId: number, fn: (u: User) => T | Promise<T>): Promise<T | undefined> {
-    return this.withLock(userId, async () => {
+    return this.locks.run(userId, async () => {
       const doc = await this.load(userId);
       if (doc.data == null) return undefined;
       const before = doc.data as User;
@@ -58,7 +59,7 @@ export class UserStore {
 
   /** Creates the user unless they exist; returns the stored user either way. */
   async create(userId: number, make: () => User | Promise<User>): Promise<User> {
-    return this.withLock(userId, async () => {
+    return this.locks.run(userId, async () => {
       const doc = await this.load(userId);
       if (doc.data == null) {
         const u = UserSchema.parse(await make());
@@ -84,7 +85,7 @@ export class UserStore {
 
   /** Drops the user from the watch index if nothing of theirs is billed, decided under their lock. */
   unwatchIfIdle(userId: number): Promise<void> {
-    return this.withLock(userId, async () => {
+    return this.locks.run(userId, async () => {
       const u = await this.get(userId);
       if (!u || !needsWatching(u)) await this.watched.remove(userId);
     });
@@ -92,7 +93,7 @@ export class UserStore {
 
   /** Waits for writes in flight. */
   async flush(): Promise<void> {
-    await Promise.allSettled([...this.locks.values()]);
+    await this.locks.idle();
     await this.watched.flush().catch(() => undefined);
   }
 
@@ -136,16 +137,5 @@ export class UserStore {
     if (again) return again;
     this.cache.set(userId, doc);
     return doc;
-  }
-
-  private withLock<T>(userId: number, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(userId) ?? Promise.resolve();
-    const run = prev.then(fn, fn);
-    const tail = run.catch(() => undefined);
-    this.locks.set(userId, tail);
-    void tail.then(() => {
-      if (this.locks.get(userId) === tail) this.locks.delete(userId);
-    });
-    return run;
   }
 }

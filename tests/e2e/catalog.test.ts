@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { PROFILES } from '../../src/catalog/index.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
+import { deployProfile } from '../helpers/chat.js';
 
 const INPUTS: Record<string, string> = {
   registrationCode: 'C'.repeat(32),
@@ -31,26 +32,7 @@ describe('every profile', () => {
     const p = vmProfiles[i]!;
     const u = h.emu.user({ id: 700 + i });
     const name = `node${i}`;
-    await u.sendText(`/deploy ${id}`);
-    await u.waitForText('How many');
-    await u.press('1');
-    if (p.sizes.length > 1) {
-      await u.waitForText(`Which <b>${p.title}</b>?`);
-      await u.press(/^Amoy testnet/); // the mainnet disks are larger than a simulated node's
-    }
-    await u.waitForText('Where should');
-    await u.press('🎲 Anywhere');
-    await u.waitForText('Give it a name');
-    await u.sendText(name);
-    for (const input of p.inputs) {
-      await u.waitForText(input.prompt.slice(0, 40));
-      await u.sendText(INPUTS[input.key]!);
-    }
-    await u.waitForText('Please check your order');
-    await u.press('✅ Confirm');
-    await u.waitFor((m) => m.kind === 'photo');
-    await u.press(/Simulate payment/);
-    await u.waitForText(`${name}</b> is up`, { timeoutMs: 15_000 });
+    await deployProfile(u, p, name, INPUTS, /^Amoy testnet/); // the mainnet disks are larger than a simulated node's
     await h.app.worker.idle();
 
     const user = (await h.app.store.get(700 + i))!;

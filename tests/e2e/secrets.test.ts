@@ -17,7 +17,7 @@ import { SecretBox } from '../../src/chain/secret-box.js';
 import { UNITS_PER_TFT } from '../../src/domain/money.js';
 import { closeLogger, createLogger, type Logger } from '../../src/log.js';
 import type { EmulatedUser } from '../../src/telegram/emulator/index.js';
-import { deploy } from '../helpers/chat.js';
+import { deploy, deployProfile } from '../helpers/chat.js';
 import { startHarness, TEST_KEY, type Harness } from '../helpers/harness.js';
 
 const REGISTRATION_CODE = 'Qx7RegistrationCodeSecret9876543'; // 32 characters
@@ -43,23 +43,7 @@ afterAll(async () => {
 
 async function deployMasternode(u: EmulatedUser, name: string): Promise<void> {
   const p = PROFILES.find((x) => x.id === 'dash-masternode')!;
-  const values: Record<string, string> = { masternodeblsprivkey: BLS_KEY, collateralOutpoint: COLLATERAL };
-  await u.sendText('/deploy dash-masternode');
-  await u.waitForText('How many');
-  await u.press('1');
-  await u.waitForText('Where should');
-  await u.press('🎲 Anywhere');
-  await u.waitForText('Give it a name');
-  await u.sendText(name);
-  for (const input of p.inputs) {
-    await u.waitForText(input.prompt.slice(0, 40));
-    await u.sendText(values[input.key]!);
-  }
-  await u.waitForText('Please check your order');
-  await u.press('✅ Confirm');
-  await u.waitFor((m) => m.kind === 'photo');
-  await u.press(/Simulate payment/);
-  await u.waitForText(`${name}</b> is up`, { timeoutMs: 15_000 });
+  await deployProfile(u, p, name, { masternodeblsprivkey: BLS_KEY, collateralOutpoint: COLLATERAL });
 }
 
 async function filesUnder(dir: string): Promise<string[]> {

@@ -100,7 +100,7 @@ export function extendJob(deps: JobDeps): JobHandler {
     if (!x) return { done: true }; // cancelled
 
     if (x.payment && !j.isDone('paid')) {
-      await wallet.syncDeposits(userId);
+      // isPaid credits new deposits itself, after it reads the balance
       if (!(await wallet.isPaid(userId, extensionClaim(d.id, x.payment), x.payment))) {
         if (clock.now() < x.payment.expiresAt) return { retryAfterMs: deps.depositPollMs };
         const minutes = Math.round((x.payment.expiresAt - x.payment.requestedAt) / 60_000);

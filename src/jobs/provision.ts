@@ -148,7 +148,7 @@ export function provisionJob(deps: JobDeps): JobHandler {
       await registerTwin().catch((err: unknown) => log.warn({ err, user: userId, deployment: d!.id }, 'early twin registration failed'));
     }
     if (d.state === 'awaiting_payment') {
-      await wallet.syncDeposits(userId);
+      // isOrderPaid credits new deposits itself, after it reads the balance
       if (!(await wallet.isOrderPaid(userId, d))) {
         const p = d.payment!;
         if (clock.now() < p.expiresAt) return { retryAfterMs: deps.depositPollMs };
